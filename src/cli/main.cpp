@@ -1,0 +1,99 @@
+// canter command-line entry point. Frontends only include the public API (include/canter).
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "canter/conform.h"
+#include "canter/demo.h"
+#include "canter/error.h"
+#include "canter/inspect.h"
+#include "canter/version.h"
+#include "cli/args.h"
+
+namespace {
+
+const char* kUsage =
+    "usage: canter <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  demo       run one DiT forward of a small built-in model and report it\n"
+    "             [--seconds N] [--seed N]\n"
+    "  conform    KIND --model DIR --case FILE --out FILE [--precision fp32|bf16]\n"
+    "             run a reference case and write results under the reference names\n"
+    "  inspect    PATH   list tensors of a .safetensors / index / model folder and\n"
+    "             summarise a DiT config (parameter count)\n"
+    "  version    print version and tensor backend\n";
+
+int cmd_conform(const std::vector<std::string>& argv) {
+    canter::cli::Args args(argv, {"model", "case", "out", "precision"}, {});
+    const auto& pos = args.positional();
+    if (pos.size() != 1) {
+        std::cerr << "canter conform: expected exactly one KIND (" ;
+        const auto kinds = canter::conformance_kinds();
+        for (size_t i = 0; i < kinds.size(); ++i) std::cerr << (i ? ", " : "") << kinds[i];
+        std::cerr << ")\n";
+        return 2;
+    }
+    canter::ConformRequest req;
+    req.kind = pos[0];
+    req.model = args.require("model");
+    req.case_path = args.require("case");
+    req.out_path = args.require("out");
+    req.precision = args.get("precision", "fp32");
+    const auto report = canter::run_conformance(req);
+    std::cout << "conform " << req.kind << " (" << req.precision << "): wrote " << report.written.size()
+              << " tensors to " << req.out_path << " in " << report.seconds << " s\n";
+    return 0;
+}
+
+int cmd_inspect(const std::vector<std::string>& argv) {
+    canter::cli::Args args(argv, {}, {});
+    if (args.positional().size() != 1) {
+        std::cerr << "canter inspect: expected exactly one PATH\n";
+        return 2;
+    }
+    std::cout << canter::inspect_path(args.positional()[0]);
+    return 0;
+}
+
+int cmd_demo(const std::vector<std::string>& argv) {
+    canter::cli::Args args(argv, {"seconds", "seed"}, {});
+    canter::DemoOptions options;
+    options.seconds = args.get_int("seconds", options.seconds);
+    options.seed = static_cast<unsigned>(args.get_int("seed", static_cast<int>(options.seed)));
+    canter::run_demo_forward(options, std::cout);
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        std::cerr << kUsage;
+        return 2;
+    }
+    const std::string cmd = argv[1];
+    const std::vector<std::string> rest(argv + 2, argv + argc);
+    try {
+        if (cmd == "conform") return cmd_conform(rest);
+        if (cmd == "inspect") return cmd_inspect(rest);
+        if (cmd == "demo") return cmd_demo(rest);
+        if (cmd == "version" || cmd == "--version") {
+            std::cout << "canter " << canter::kVersion << " (" << canter::backend_description() << ")\n";
+            return 0;
+        }
+        if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+            std::cout << kUsage;
+            return 0;
+        }
+        std::cerr << "canter: unknown command '" << cmd << "'\n" << kUsage;
+        return 2;
+    } catch (const canter::Error& e) {
+        std::cerr << "canter " << cmd << ": error (" << canter::error_code_name(e.code()) << "): " << e.what() << "\n";
+        return canter::exit_status_for(e.code());
+    } catch (const std::exception& e) {
+        std::cerr << "canter " << cmd << ": error: " << e.what() << "\n";
+        return 1;
+    }
+}

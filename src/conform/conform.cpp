@@ -1,0 +1,64 @@
+#include "canter/conform.h"
+
+#include <chrono>
+
+#include "conform/conform_internal.h"
+#include "tensor/compat.h"
+#include "util/check.h"
+
+namespace canter {
+
+namespace conform {
+
+CaseFile::CaseFile(const std::string& path) : file_(io::SafetensorsFile::open(path)) {}
+
+bool CaseFile::has(const std::string& name) const { return file_->contains(name); }
+
+at::Tensor CaseFile::input(const std::string& name) const {
+    CANTER_CHECK(file_->contains(name), NotFound,
+                 file_->path() << ": case has no tensor '" << name << "'");
+    return file_->tensor(name);
+}
+
+nlohmann::json CaseFile::meta(const std::string& key, const nlohmann::json& fallback) const {
+    auto it = file_->metadata().find(key);
+    if (it == file_->metadata().end()) return fallback;
+    try {
+        return nlohmann::json::parse(it->second);
+    } catch (const nlohmann::json::exception&) {
+        return it->second;  // a plain string value
+    }
+}
+
+}  // namespace conform
+
+std::vector<std::string> conformance_kinds() { return {"dit"}; }
+
+ConformReport run_conformance(const ConformRequest& request) {
+    CANTER_CHECK(request.precision == "fp32" || request.precision == "bf16", InvalidArgument,
+                 "--precision must be fp32 or bf16, got '" << request.precision << "'");
+    CANTER_CHECK(!request.model.empty(), InvalidArgument, "--model is required");
+    CANTER_CHECK(!request.case_path.empty(), InvalidArgument, "--case is required");
+    CANTER_CHECK(!request.out_path.empty(), InvalidArgument, "--out is required");
+    tensor::InferenceGuard guard;
+    const auto t0 = std::chrono::steady_clock::now();
+    conform::CaseFile c(request.case_path);
+    conform::TensorMap out;
+    if (request.kind == "dit") {
+        out = conform::run_dit(request, c);
+    } else {
+        std::string kinds;
+        for (const auto& k : conformance_kinds()) kinds += (kinds.empty() ? "" : ", ") + k;
+        CANTER_THROW(InvalidArgument, "unknown conformance kind '" << request.kind
+                                                                   << "' (this build supports: " << kinds << ")");
+    }
+    io::write_safetensors(request.out_path, out,
+                          {{"kind", request.kind}, {"precision", request.precision},
+                           {"case", request.case_path}, {"model", request.model}});
+    ConformReport report;
+    for (const auto& [name, t] : out) report.written.push_back(name);
+    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return report;
+}
+
+}  // namespace canter

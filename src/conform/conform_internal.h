@@ -1,0 +1,33 @@
+// Shared pieces of the conformance runners (one file per kind).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <string>
+
+#include "canter/conform.h"
+#include "io/safetensors.h"
+
+namespace canter::conform {
+
+using TensorMap = std::map<std::string, at::Tensor>;
+
+// A case file: input tensors and parsed metadata, with errors that name the case.
+class CaseFile {
+public:
+    explicit CaseFile(const std::string& path);
+    at::Tensor input(const std::string& name) const;  // throws naming the case and tensor
+    bool has(const std::string& name) const;
+    // __metadata__[key] parsed as JSON (strings holding JSON are parsed), or `fallback`.
+    nlohmann::json meta(const std::string& key, const nlohmann::json& fallback = nullptr) const;
+    const std::string& path() const { return file_->path(); }
+
+private:
+    std::shared_ptr<io::SafetensorsFile> file_;
+};
+
+TensorMap run_dit(const ConformRequest& request, const CaseFile& c);
+
+}  // namespace canter::conform

@@ -1,0 +1,106 @@
+#include "canter/inspect.h"
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include "io/checkpoint.h"
+#include "models/dit/dit_model.h"
+#include "util/check.h"
+
+namespace canter {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+nlohmann::json read_json(const std::string& path) {
+    std::ifstream in(path);
+    CANTER_CHECK(in.good(), NotFound, path << ": cannot open");
+    try {
+        nlohmann::json j;
+        in >> j;
+        return j;
+    } catch (const nlohmann::json::exception& e) {
+        CANTER_THROW(Corruption, path << ": malformed JSON: " << e.what());
+    }
+}
+
+dit::DitConfig dit_config_of(const nlohmann::json& j) {
+    return dit::DitConfig::from_json(j.contains("arch_config") ? j["arch_config"] : j);
+}
+
+void describe_dit_config(std::ostream& os, const dit::DitConfig& config) {
+    models::SpecCollector specs;
+    dit::DitWeights w;
+    w.visit(specs, config, at::kBFloat16);
+    os << config.summary() << "\n";
+    os << "parameters: " << with_thousands(specs.parameter_count()) << " (" << specs.specs().size()
+       << " tensors; bf16 block matrices + fp32 rest = "
+       << std::fixed << std::setprecision(2) << specs.byte_count() / double(1ull << 30) << " GiB)\n";
+}
+
+}  // namespace
+
+std::string with_thousands(int64_t n) {
+    std::string digits = std::to_string(n < 0 ? -n : n), out;
+    for (size_t i = 0; i < digits.size(); ++i) {
+        if (i && (digits.size() - i) % 3 == 0) out += ',';
+        out += digits[i];
+    }
+    return n < 0 ? "-" + out : out;
+}
+
+int64_t dit_parameter_count(const std::string& config_json) {
+    dit::DitConfig config;
+    try {
+        config = dit_config_of(read_json(config_json));
+    } catch (const Error& e) {
+        throw Error(e.code(), config_json + ": " + e.what());
+    }
+    models::SpecCollector specs;
+    dit::DitWeights w;
+    w.visit(specs, config, at::kBFloat16);
+    return specs.parameter_count();
+}
+
+std::string inspect_path(const std::string& path) {
+    std::ostringstream os;
+    std::error_code ec;
+    CANTER_CHECK(fs::exists(path, ec), NotFound, path << ": no such file or directory");
+    const bool is_dir = fs::is_directory(path, ec);
+    if (!is_dir && fs::path(path).extension() == ".json" &&
+        path.size() > 11 && path.substr(path.size() - 11) != ".index.json") {
+        os << path << ": DiT config\n";
+        describe_dit_config(os, dit_config_of(read_json(path)));
+        return os.str();
+    }
+    bool has_weights = !is_dir || fs::exists(fs::path(path) / "model.safetensors") ||
+                       fs::exists(fs::path(path) / "model.safetensors.index.json");
+    if (has_weights) {
+        io::Checkpoint ck = io::Checkpoint::open(path);
+        int64_t total = 0;
+        os << ck.source() << ": " << ck.size() << " tensors\n";
+        for (const auto& name : ck.names()) {
+            const auto& info = ck.info(name);
+            os << "  " << std::left << std::setw(56) << name << " " << std::setw(8)
+               << io::dtype_name(info.dtype) << " " << shape_str(info.shape) << "\n";
+            total += info.numel();
+        }
+        os << "total elements: " << with_thousands(total) << "\n";
+    }
+    if (is_dir && fs::exists(fs::path(path) / "config.json")) {
+        const auto j = read_json((fs::path(path) / "config.json").string());
+        if (j.contains("arch_config") || !has_weights) {
+            os << "config.json: ";
+            describe_dit_config(os, dit_config_of(j));
+        }
+    }
+    return os.str();
+}
+
+}  // namespace canter

@@ -1,0 +1,66 @@
+// safetensors reader (memory-mapped, zero-copy where alignment allows) and writer.
+// Format: u64 little-endian header length N, N bytes of JSON
+// {name: {dtype, shape, data_offsets: [begin, end)}, "__metadata__": {str: str}},
+// then the data section; offsets are relative to the start of the data section.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace canter::io {
+
+class MappedFile;
+
+enum class DType { kF64, kF32, kF16, kBF16, kI64, kI32, kI16, kI8, kU8, kBool, kF8E4M3 };
+
+const char* dtype_name(DType dtype);  // the safetensors spelling: "F32", "BF16", ...
+size_t dtype_size(DType dtype);
+
+struct TensorInfo {
+    std::string name;
+    DType dtype;
+    std::vector<int64_t> shape;
+    uint64_t begin = 0;  // absolute file offsets
+    uint64_t end = 0;
+    int64_t numel() const;
+};
+
+// Largest header we accept: real checkpoints have < 1 MB of JSON; anything near this
+// is a corrupt length field, and we must not allocate for it.
+constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
+
+class SafetensorsFile {
+public:
+    // Maps `path` and validates the whole header (dtypes, shapes vs. byte sizes, offsets in
+    // range, no overlaps). Throws canter::Error naming the file and tensor on any problem.
+    static std::shared_ptr<SafetensorsFile> open(const std::string& path);
+
+    const std::string& path() const;
+    const std::vector<TensorInfo>& tensors() const { return tensors_; }  // sorted by name
+    const TensorInfo* find(const std::string& name) const;
+    bool contains(const std::string& name) const { return find(name) != nullptr; }
+    const std::map<std::string, std::string>& metadata() const { return metadata_; }
+
+    // CPU tensor with the file's dtype and shape. Zero-copy (shares the mapping) when the
+    // data is aligned for its element type; F8_E4M3 (no ATen dtype) is decoded to F32.
+    at::Tensor tensor(const std::string& name) const;
+    at::Tensor tensor(const TensorInfo& info) const;
+
+private:
+    std::shared_ptr<MappedFile> file_;
+    std::vector<TensorInfo> tensors_;
+    std::map<std::string, size_t> index_;
+    std::map<std::string, std::string> metadata_;
+};
+
+// Writes tensors (any device, contiguous or not) to `path` atomically: a temporary file in
+// the same folder is renamed over `path` only once fully written.
+void write_safetensors(const std::string& path, const std::map<std::string, at::Tensor>& tensors,
+                       const std::map<std::string, std::string>& metadata = {});
+
+}  // namespace canter::io

@@ -1,0 +1,69 @@
+// One visitor walks every weights struct: the same list of (key, slot, shape, dtype)
+// drives strict loading, the completeness test, parameter counting and `canter inspect`.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace canter::io {
+class Checkpoint;
+}
+
+namespace canter::models {
+
+class WeightVisitor {
+public:
+    virtual ~WeightVisitor() = default;
+    // `shape` is what the config implies; `dtype` is how the model holds the tensor in memory
+    // (the file may store another floating dtype: values are converted, as upstream's
+    // load_state_dict does). Optional tensors are recomputable buffers.
+    virtual void visit(const std::string& key, at::Tensor& slot, const std::vector<int64_t>& shape,
+                       at::ScalarType dtype, bool required = true) = 0;
+};
+
+struct WeightSpec {
+    std::string key;
+    std::vector<int64_t> shape;
+    at::ScalarType dtype;
+    bool required;
+    int64_t numel() const;
+};
+
+// Records the expected tensors without touching any data.
+class SpecCollector : public WeightVisitor {
+public:
+    void visit(const std::string& key, at::Tensor& slot, const std::vector<int64_t>& shape,
+               at::ScalarType dtype, bool required) override;
+    const std::vector<WeightSpec>& specs() const { return specs_; }
+    int64_t parameter_count(bool include_optional = false) const;
+    int64_t byte_count() const;
+
+private:
+    std::vector<WeightSpec> specs_;
+};
+
+// Fills slots from a checkpoint. Collects every problem (missing key, wrong shape,
+// non-floating data for a floating slot) and, in finish(), every key of the checkpoint
+// no slot asked for; finish() then throws one error listing all of them.
+class CheckpointBinder : public WeightVisitor {
+public:
+    CheckpointBinder(const io::Checkpoint& checkpoint, c10::Device device);
+    void visit(const std::string& key, at::Tensor& slot, const std::vector<int64_t>& shape,
+               at::ScalarType dtype, bool required) override;
+    // Keys starting with one of `ignored_prefixes` are allowed to stay unused
+    // (e.g. the decoder half of an encoder-decoder checkpoint).
+    void finish(const std::vector<std::string>& ignored_prefixes = {});
+
+private:
+    const io::Checkpoint& checkpoint_;
+    c10::Device device_;
+    std::set<std::string> used_;
+    std::vector<std::string> problems_;
+};
+
+}  // namespace canter::models

@@ -1,0 +1,33 @@
+// Shared test helpers: where the golden data lives, tensor comparison with a report.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace canter::testing {
+
+// ../shared/golden next to the checkout (override: CANTER_GOLDEN_DIR).
+std::string golden_dir();
+std::string golden(const std::string& relative);
+
+// A fresh empty folder under the system temp dir, removed at process exit.
+std::string temp_dir(const std::string& tag);
+
+struct Diff {
+    double max_abs = 0;
+    double max_rel = 0;
+    int64_t worst_index = -1;
+    std::string describe() const;
+};
+Diff compare(const at::Tensor& actual, const at::Tensor& expected);
+
+// EXPECT shapes equal and max abs difference <= tol; prints the diff either way.
+::testing::AssertionResult near(const at::Tensor& actual, const at::Tensor& expected, double tol,
+                                const std::string& what);
+
+// Runs a shell command, returns its exit status and captures stdout+stderr.
+int run_command(const std::string& cmd, std::string* output);
+
+}  // namespace canter::testing
