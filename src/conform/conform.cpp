@@ -32,7 +32,9 @@ nlohmann::json CaseFile::meta(const std::string& key, const nlohmann::json& fall
 
 }  // namespace conform
 
-std::vector<std::string> conformance_kinds() { return {"dit"}; }
+std::vector<std::string> conformance_kinds() {
+    return {"dit", "sample", "wan-vae", "turbo-vaed", "audio-vae"};
+}
 
 ConformReport run_conformance(const ConformRequest& request) {
     CANTER_CHECK(request.precision == "fp32" || request.precision == "bf16", InvalidArgument,
@@ -46,6 +48,14 @@ ConformReport run_conformance(const ConformRequest& request) {
     conform::TensorMap out;
     if (request.kind == "dit") {
         out = conform::run_dit(request, c);
+    } else if (request.kind == "sample") {
+        out = conform::run_sample(request, c);
+    } else if (request.kind == "wan-vae") {
+        out = conform::run_wan_vae(request, c);
+    } else if (request.kind == "turbo-vaed") {
+        out = conform::run_turbo_vaed(request, c);
+    } else if (request.kind == "audio-vae") {
+        out = conform::run_audio_vae(request, c);
     } else {
         std::string kinds;
         for (const auto& k : conformance_kinds()) kinds += (kinds.empty() ? "" : ", ") + k;

@@ -29,5 +29,9 @@ private:
 };
 
 TensorMap run_dit(const ConformRequest& request, const CaseFile& c);
+TensorMap run_sample(const ConformRequest& request, const CaseFile& c);     // conform_sample.cpp
+TensorMap run_wan_vae(const ConformRequest& request, const CaseFile& c);    // conform_wan_vae.cpp
+TensorMap run_turbo_vaed(const ConformRequest& request, const CaseFile& c); // conform_turbo_vaed.cpp
+TensorMap run_audio_vae(const ConformRequest& request, const CaseFile& c);  // conform_audio_vae.cpp
 
 }  // namespace canter::conform

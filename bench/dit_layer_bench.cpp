@@ -1,0 +1,331 @@
+// One MagiHuman DiT layer at the real width on the CPU: ms per layer, achieved TFLOP/s and the
+// ratio to plain GEMMs measured in the same run (the issue's target: >= 60 % of the GEMM rate).
+//
+// Geometry: a 5 s clip at 256p (16:9 -> 448x256 px -> latent 28x16, 32 latent frames, patch 2
+// -> 3584 video tokens) + 126 audio frames + 300 real text tokens = 4010 tokens.
+//
+// Without native bf16 GEMM (no AVX512-BF16/AMX) canter's bf16 mode keeps bf16-valued weights
+// widened to fp32 and multiplies in fp32 (see dit_matrix_dtype), because ATen's bf16 CPU GEMM
+// is then a scalar fallback. Both reference rates are printed so the ratio can be read
+// against the path canter actually takes (fp32) and against the one the issue names (bf16).
+//
+// Usage: canter_bench_dit_layer [--reps N] [--mm-reps N] [--bf16-rows M] [--text-len N]
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "canter/version.h"
+#include "models/dit/dit_config.h"
+#include "models/dit/dit_model.h"
+#include "models/dit/rope.h"
+#include "pipeline/packing.h"
+#include "tensor/attention.h"
+#include "tensor/ops.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Args {
+    int reps = 3;          // timed repetitions per item (median reported), after 1 warm-up
+    int mm_reps = 1;       // the mm layer costs as much as the shared one: 1 run keeps < 3 min
+    int64_t bf16_rows = 256;  // ATen's bf16 CPU GEMM is ~40x slower: a smaller M, same rate
+    int64_t text_len = 300;
+};
+
+Args parse_args(int argc, char** argv) {
+    Args a;
+    for (int i = 1; i < argc; ++i) {
+        const std::string s = argv[i];
+        auto next = [&]() -> long {
+            if (i + 1 >= argc) {
+                std::fprintf(stderr, "%s needs a value\n", s.c_str());
+                std::exit(2);
+            }
+            return std::strtol(argv[++i], nullptr, 10);
+        };
+        if (s == "--reps") a.reps = static_cast<int>(std::max(1L, next()));
+        else if (s == "--mm-reps") a.mm_reps = static_cast<int>(std::max(0L, next()));
+        else if (s == "--bf16-rows") a.bf16_rows = std::max(1L, next());
+        else if (s == "--text-len") a.text_len = std::clamp(next(), 0L, 640L);
+        else {
+            std::fprintf(stderr,
+                         "usage: %s [--reps N] [--mm-reps N (0 = skip)] [--bf16-rows M] "
+                         "[--text-len N]\n",
+                         argv[0]);
+            std::exit(s == "-h" || s == "--help" ? 0 : 2);
+        }
+    }
+    return a;
+}
+
+double seconds_since(Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Median seconds of `reps` runs after `warmup` untimed runs. ATen CPU ops are synchronous,
+// so wall time around the call is the op's time.
+double time_median(const std::function<void()>& fn, int reps, int warmup = 1) {
+    for (int i = 0; i < warmup; ++i) fn();
+    std::vector<double> t;
+    for (int i = 0; i < reps; ++i) {
+        const auto t0 = Clock::now();
+        fn();
+        t.push_back(seconds_since(t0));
+    }
+    std::sort(t.begin(), t.end());
+    const size_t n = t.size();
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+std::string read_file(const char* path) {
+    std::ifstream f(path);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+// CPU model and the SIMD features that decide which GEMM kernels ATen/OpenBLAS can use.
+std::string cpu_summary() {
+    const std::string info = read_file("/proc/cpuinfo");
+    std::string model = "unknown CPU";
+    std::set<std::string> flags;
+    std::istringstream lines(info);
+    for (std::string line; std::getline(lines, line);) {
+        const auto colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        const std::string key = line.substr(0, line.find_first_of(" \t"));
+        std::string value = line.substr(std::min(colon + 2, line.size()));
+        if (key == "model" && line.rfind("model name", 0) == 0) model = value;
+        if (key == "flags" && flags.empty()) {
+            std::istringstream fs(value);
+            for (std::string f; fs >> f;) flags.insert(f);
+        }
+    }
+    std::string simd;
+    for (const char* f : {"avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"})
+        simd += std::string(" ") + f + (flags.count(f) ? "=yes" : "=no");
+    return model + ";" + simd;
+}
+
+std::string load_average() {
+    std::string s = read_file("/proc/loadavg");
+    return s.substr(0, s.find(' ', s.find(' ', s.find(' ') + 1) + 1));  // 1, 5, 15 min
+}
+
+struct Row {
+    std::string item, shape;
+    double flop;  // 0: not a FLOP-rated item
+    double seconds;
+    int reps;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const Args args = parse_args(argc, argv);
+    at::set_num_threads(2);  // both cores of the target machine
+    c10::InferenceMode inference;
+    using namespace canter;
+
+    std::printf("# canter DiT layer benchmark\n\n");
+    std::printf("- CPU: %s\n", cpu_summary().c_str());
+    std::printf("- backend: %s\n", backend_description());
+    std::printf("- native bf16 GEMM: %s (block matrices held as %s)\n",
+                tensor::has_fast_bf16_matmul(c10::Device(c10::kCPU)) ? "yes" : "no",
+                c10::toString(dit::dit_matrix_dtype(dit::DitOptions{})));
+    std::printf("- load average at start: %s\n", load_average().c_str());
+    std::fflush(stdout);
+
+    // --- packed 5 s 256p sequence ------------------------------------------------------------
+    const int64_t T = 125 / 4 + 1, Hl = 256 / 16, Wl = 448 / 16;  // VAE: 4x time, 16x space
+    at::manual_seed(0);
+    pipeline::PackedInput packed =
+        pipeline::pack(at::randn({1, 48, T, Hl, Wl}), at::randn({1, 126, 64}),
+                       at::randn({1, 640, 3584}), args.text_len, pipeline::DataProxyConfig{});
+    const dit::DitSequence& seq = packed.seq;
+    const int64_t L = seq.length();
+
+    dit::DitConfig cfg = dit::DitConfig::real();
+    cfg.num_layers = 1;
+    cfg.mm_layers = {};
+    cfg.gelu7_layers = {};  // layer 0 becomes a shared swiglu7 layer, like layers 4..35
+    cfg.local_attn_layers = {};
+    const int64_t H = cfg.hidden_size, D = cfg.head_dim, Hq = cfg.num_heads_q;
+    const int64_t Hkv = cfg.num_heads_kv;
+    const int64_t qkv_out = cfg.qkv_rows(), up_out = cfg.mlp_up_rows(0), inner = cfg.mlp_inner(0);
+
+    // FLOPs: 2*N*in*out per linear; attention 2*L*L*D per head for QK^T and again for PV.
+    // Elementwise work (norms, RoPE, gating, swiglu7, bf16 rounding) is not counted.
+    const double f_qkv = 2.0 * L * H * qkv_out, f_proj = 2.0 * L * (Hq * D) * H;
+    const double f_up = 2.0 * L * H * up_out, f_down = 2.0 * L * inner * H;
+    const double f_lin = f_qkv + f_proj + f_up + f_down;
+    const double f_attn = 4.0 * L * L * D * Hq;
+    const double f_layer = f_lin + f_attn;
+
+    std::printf("- tokens: L = %lld (video %lld = %lldx%lldx%lld, audio %lld, text %lld)\n",
+                (long long)L, (long long)seq.num_video(), (long long)T, (long long)(Hl / 2),
+                (long long)(Wl / 2), (long long)seq.num_audio(), (long long)seq.num_text());
+    std::printf("- layer: %s\n", cfg.summary().c_str());
+    std::printf("- FLOP per layer: qkv %lldx%lld %.4g + proj %lldx%lld %.4g + up %lldx%lld %.4g"
+                " + down %lldx%lld %.4g = linears %.4g; attention 4*L*L*%lld*%lld = %.4g;"
+                " total %.4g\n",
+                (long long)H, (long long)qkv_out, f_qkv, (long long)(Hq * D), (long long)H, f_proj,
+                (long long)H, (long long)up_out, f_up, (long long)inner, (long long)H, f_down,
+                f_lin, (long long)D, (long long)Hq, f_attn, f_layer);
+    std::printf("- repetitions: median of %d after 1 warm-up (mm layer: %d)\n\n", args.reps,
+                args.mm_reps);
+    std::fflush(stdout);
+
+    std::vector<Row> rows;
+    auto report = [&](const Row& r) {
+        rows.push_back(r);
+        std::fprintf(stderr, "  %-40s %10.1f ms\n", r.item.c_str(), r.seconds * 1e3);
+    };
+    const auto t_start = Clock::now();
+
+    // --- reference GEMMs: x [M, 5120] times w [5120, 5120]^T, as tensor::linear calls them --
+    {
+        at::Tensor w = at::randn({H, H}) / std::sqrt(double(H));
+        at::Tensor x = at::randn({L, H});
+        const double s = time_median([&] { (void)at::linear(x, w); }, args.reps);
+        report({"plain fp32 GEMM (ATen/OpenBLAS)",
+                std::to_string(L) + "x" + std::to_string(H) + " * " + std::to_string(H) + "x" +
+                    std::to_string(H),
+                2.0 * L * H * H, s, args.reps});
+        at::Tensor wb = w.to(at::kBFloat16);
+        at::Tensor xb = x.narrow(0, 0, std::min(args.bf16_rows, L)).to(at::kBFloat16);
+        const int64_t M = xb.size(0);
+        // One timed run: at ~0.005 TFLOP/s even this M takes seconds, and the rate of a
+        // scalar fallback does not depend on M.
+        const double sb = time_median([&] { (void)at::linear(xb, wb); }, 1, 0);
+        report({"plain bf16 GEMM (ATen)",
+                std::to_string(M) + "x" + std::to_string(H) + " * " + std::to_string(H) + "x" +
+                    std::to_string(H),
+                2.0 * M * H * H, sb, 1});
+    }
+    const double fp32_rate = rows[0].flop / rows[0].seconds;
+    const double bf16_rate = rows[1].flop / rows[1].seconds;
+
+    // --- whole layers ------------------------------------------------------------------------
+    at::Tensor x = at::randn({L, H});
+    double layer_seconds = 0;
+    {
+        dit::DitOptions opts;
+        opts.precision = dit::Precision::kBF16;
+        dit::DitModel model = dit::DitModel::random(cfg, opts, 1);
+        const dit::RopeTable rope = dit::rope_table(seq.coords, model.weights().rope_bands);
+        layer_seconds = time_median(
+            [&] { (void)model.forward_layer(0, x, seq, rope.sin, rope.cos); }, args.reps);
+        report({"DiT layer, shared swiglu7 (bf16 mode)", "L=" + std::to_string(L), f_layer,
+                layer_seconds, args.reps});
+
+        // The four linears alone, through the same tensor::linear calls the layer makes
+        // (including the bf16 rounding of inputs and outputs).
+        const auto& w = model.weights().layers[0];
+        at::Tensor xo = at::randn({L, Hq * D}), xi = at::randn({L, inner});
+        const double s_lin = time_median(
+            [&] {
+                (void)tensor::linear(x, w.linear_qkv, {}, true);
+                (void)tensor::linear(xo, w.linear_proj, {}, true);
+                (void)tensor::linear(x, w.up_gate_proj, {}, true);
+                (void)tensor::linear(xi, w.down_proj, {}, true);
+            },
+            args.reps);
+        report({"4 linears alone (tensor::linear)", "qkv+proj+up+down", f_lin, s_lin, args.reps});
+    }
+    {
+        // Attention alone: the layer's shapes with bf16-valued inputs, full (global) attention.
+        at::Tensor q = tensor::round_bf16(at::randn({L, Hq, D}));
+        at::Tensor k = tensor::round_bf16(at::randn({L, Hkv, D}));
+        at::Tensor v = tensor::round_bf16(at::randn({L, Hkv, D}));
+        tensor::AttentionOptions ao;
+        ao.bf16_partials = true;
+        const double scale = 1.0 / std::sqrt(double(D));
+        const double s_attn =
+            time_median([&] { (void)tensor::attention(q, k, v, {}, scale, ao); }, args.reps);
+        report({"attention alone (tensor::attention)",
+                "q " + std::to_string(L) + "x" + std::to_string(Hq) + "x" + std::to_string(D) +
+                    ", kv x" + std::to_string(Hkv),
+                f_attn, s_attn, args.reps});
+
+        // Just the two GEMMs per block that tensor::attention issues (same q_block, K and V
+        // already head-major): the part of its time that is GEMM rather than softmax/copies.
+        const int64_t G = Hq / Hkv, qb = ao.q_block;
+        at::Tensor qh = at::randn({Hkv, G * qb, D});
+        at::Tensor kh = at::randn({Hkv, L, D}), vh = at::randn({Hkv, L, D});
+        at::Tensor p = at::rand({G * qb, L});
+        const double s_gemm = time_median(
+            [&] {
+                for (int64_t h = 0; h < Hkv; ++h)
+                    for (int64_t q0 = 0; q0 < L; q0 += qb) {
+                        const int64_t nq = std::min(qb, L - q0);
+                        at::Tensor s = at::mm(qh[h].narrow(0, 0, G * nq), kh[h].t());
+                        (void)at::mm(p.narrow(0, 0, G * nq), vh[h]);
+                    }
+            },
+            args.reps);
+        report({"attention GEMMs only (same blocking)",
+                "(" + std::to_string(G * qb) + "x" + std::to_string(D) + " * " +
+                    std::to_string(D) + "x" + std::to_string(L) + ", " + std::to_string(G * qb) +
+                    "x" + std::to_string(L) + " * " + std::to_string(L) + "x" +
+                    std::to_string(D) + ") per block",
+                f_attn, s_gemm, args.reps});
+    }
+    if (args.mm_reps > 0) {
+        // Sandwich layer: three experts, each token through its modality's weights (same
+        // FLOPs; the linears split into row blocks of 3584, 126 and 300).
+        dit::DitConfig mm = cfg;
+        mm.mm_layers = {0};
+        dit::DitOptions opts;
+        opts.precision = dit::Precision::kBF16;
+        dit::DitModel model = dit::DitModel::random(mm, opts, 2);
+        const dit::RopeTable rope = dit::rope_table(seq.coords, model.weights().rope_bands);
+        // The shared layer above warmed the allocator and thread pool; a warm-up here would
+        // double the cost of the one run.
+        const double s = time_median(
+            [&] { (void)model.forward_layer(0, x, seq, rope.sin, rope.cos); }, args.mm_reps, 0);
+        report({"DiT layer, mm sandwich swiglu7 (bf16 mode)", "L=" + std::to_string(L), f_layer,
+                s, args.mm_reps});
+    }
+
+    // --- table -------------------------------------------------------------------------------
+    std::printf("| item | shape | runs | ms | TFLOP/s | vs fp32 GEMM | vs bf16 GEMM |\n");
+    std::printf("|---|---|---:|---:|---:|---:|---:|\n");
+    double lin_s = 0, attn_s = 0;
+    for (const Row& r : rows) {
+        const double rate = r.flop / r.seconds;
+        std::printf("| %s | %s | %d | %.1f | %.4f | %.0f %% | %.0f %% |\n", r.item.c_str(),
+                    r.shape.c_str(), r.reps, r.seconds * 1e3, rate / 1e12, 100 * rate / fp32_rate,
+                    100 * rate / bf16_rate);
+        if (r.item.rfind("4 linears", 0) == 0) lin_s = r.seconds;
+        if (r.item.rfind("attention alone", 0) == 0) attn_s = r.seconds;
+    }
+    const double rest = layer_seconds - lin_s - attn_s;
+    std::printf("| rest of the shared layer (norms, RoPE, gate, swiglu7, copies) | layer - "
+                "linears - attention | | %.1f | | | |\n",
+                rest * 1e3);
+    std::printf("\nShared layer time split: linears %.0f %%, attention %.0f %%, rest %.0f %%.\n",
+                100 * lin_s / layer_seconds, 100 * attn_s / layer_seconds,
+                100 * rest / layer_seconds);
+    std::printf("Target (>= 60 %% of the GEMM rate) vs the fp32 GEMM canter uses here: %s "
+                "(%.0f %%).\n",
+                f_layer / layer_seconds >= 0.6 * fp32_rate ? "met" : "NOT met",
+                100 * f_layer / layer_seconds / fp32_rate);
+    std::printf("Bench wall time %.0f s; load average at end: %s\n", seconds_since(t_start),
+                load_average().c_str());
+    return 0;
+}
