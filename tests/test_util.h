@@ -4,7 +4,11 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <functional>
 #include <string>
+
+#include "canter/error.h"
 
 namespace canter::testing {
 

@@ -1,5 +1,6 @@
 // canter command-line entry point. Frontends only include the public API (include/canter).
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -23,7 +24,10 @@ const char* kUsage =
     "             run a reference case and write results under the reference names\n"
     "  inspect    PATH   list tensors of a .safetensors / index / model folder and\n"
     "             summarise a DiT config (parameter count)\n"
-    "  version    print version and tensor backend\n";
+    "  version    print version and tensor backend\n"
+    "\n"
+    "environment: CANTER_THREADS=N (CPU threads; default all), CANTER_CPU_BF16_MATMUL=1 (keep bf16\n"
+    "weights and use the CPU's bf16 GEMM; default only where AVX512-BF16 exists)\n";
 
 int cmd_conform(const std::vector<std::string>& argv) {
     canter::cli::Args args(argv, {"model", "case", "out", "precision"}, {});
@@ -74,6 +78,9 @@ int main(int argc, char** argv) {
         return 2;
     }
     const std::string cmd = argv[1];
+    int threads = 0;
+    if (const char* env = std::getenv("CANTER_THREADS")) threads = std::atoi(env);
+    canter::set_cpu_threads(threads);
     const std::vector<std::string> rest(argv + 2, argv + argc);
     try {
         if (cmd == "conform") return cmd_conform(rest);

@@ -1,5 +1,6 @@
 #include "canter/conform.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "conform/conform_internal.h"
@@ -42,6 +43,13 @@ ConformReport run_conformance(const ConformRequest& request) {
     CANTER_CHECK(!request.model.empty(), InvalidArgument, "--model is required");
     CANTER_CHECK(!request.case_path.empty(), InvalidArgument, "--case is required");
     CANTER_CHECK(!request.out_path.empty(), InvalidArgument, "--out is required");
+    const auto kinds = conformance_kinds();
+    if (std::find(kinds.begin(), kinds.end(), request.kind) == kinds.end()) {
+        std::string list;
+        for (const auto& k : kinds) list += (list.empty() ? "" : ", ") + k;
+        CANTER_THROW(InvalidArgument, "unknown conformance kind '" << request.kind << "' (this build supports: "
+                                                                   << list << ")");
+    }
     tensor::InferenceGuard guard;
     const auto t0 = std::chrono::steady_clock::now();
     conform::CaseFile c(request.case_path);
@@ -57,10 +65,7 @@ ConformReport run_conformance(const ConformRequest& request) {
     } else if (request.kind == "audio-vae") {
         out = conform::run_audio_vae(request, c);
     } else {
-        std::string kinds;
-        for (const auto& k : conformance_kinds()) kinds += (kinds.empty() ? "" : ", ") + k;
-        CANTER_THROW(InvalidArgument, "unknown conformance kind '" << request.kind
-                                                                   << "' (this build supports: " << kinds << ")");
+        CANTER_THROW(Internal, "conformance kind '" << request.kind << "' has no runner");
     }
     io::write_safetensors(request.out_path, out,
                           {{"kind", request.kind}, {"precision", request.precision},

@@ -23,9 +23,14 @@ DataProxyConfig DataProxyConfig::from_json(const nlohmann::json& j) {
     get_int("frame_receptive_field", &c.frame_receptive_field);
     get_int("ref_audio_offset", &c.ref_audio_offset);
     get_int("text_offset", &c.text_offset);
-    if (j.contains("coords_style")) c.coords_style = j["coords_style"].get<std::string>();
-    if (j.contains("spatial_rope_interpolation"))
-        c.spatial_rope_interpolation = j["spatial_rope_interpolation"].get<std::string>();
+    auto get_string = [&](const char* field, std::string* out) {
+        if (!j.contains(field)) return;
+        CANTER_CHECK(j[field].is_string(), InvalidArgument,
+                     "data_proxy_config field '" << field << "' must be a string, got " << j[field].dump());
+        *out = j[field].get<std::string>();
+    };
+    get_string("coords_style", &c.coords_style);
+    get_string("spatial_rope_interpolation", &c.spatial_rope_interpolation);
     CANTER_CHECK(c.coords_style == "v1" || c.coords_style == "v2", InvalidArgument,
                  "data_proxy_config field 'coords_style' must be \"v1\" or \"v2\", got \"" << c.coords_style << "\"");
     CANTER_CHECK(c.spatial_rope_interpolation == "extra", Unsupported,

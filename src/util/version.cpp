@@ -3,7 +3,9 @@
 #include <ATen/Parallel.h>
 #include <ATen/Context.h>
 
+#include <algorithm>
 #include <string>
+#include <thread>
 
 #include "tensor/compat.h"
 
@@ -22,6 +24,11 @@ const char* backend_description() {
         return s;
     }();
     return desc.c_str();
+}
+
+void set_cpu_threads(int threads) {
+    if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    at::set_num_threads(threads);
 }
 
 }  // namespace canter
