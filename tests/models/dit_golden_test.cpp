@@ -21,6 +21,16 @@ struct Case {
 
 class DitGolden : public ::testing::TestWithParam<Case> {};
 
+// Every golden DiT case at both precisions.
+const auto kAllCases = ::testing::Values(Case{"t2v", dit::Precision::kFP32}, Case{"t2v", dit::Precision::kBF16},
+                                         Case{"ti2v", dit::Precision::kFP32}, Case{"ti2v", dit::Precision::kBF16},
+                                         Case{"local_attn", dit::Precision::kFP32},
+                                         Case{"local_attn", dit::Precision::kBF16});
+
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
+    return info.param.name + "_" + dit::precision_name(info.param.precision);
+}
+
 TEST_P(DitGolden, MatchesReference) {
     const Case& tc = GetParam();
     const bool fp32 = tc.precision == dit::Precision::kFP32;
@@ -102,17 +112,13 @@ TEST_P(DitGoldenLayer, EachLayerInIsolation) {
 
 INSTANTIATE_TEST_SUITE_P(
     AllCases, DitGoldenLayer,
-    ::testing::Values(Case{"t2v", dit::Precision::kFP32}, Case{"t2v", dit::Precision::kBF16},
-                      Case{"ti2v", dit::Precision::kFP32}, Case{"ti2v", dit::Precision::kBF16},
-                      Case{"local_attn", dit::Precision::kFP32}, Case{"local_attn", dit::Precision::kBF16}),
-    [](const auto& info) { return info.param.name + "_" + dit::precision_name(info.param.precision); });
+    kAllCases,
+    case_name);
 
 INSTANTIATE_TEST_SUITE_P(
     AllCases, DitGolden,
-    ::testing::Values(Case{"t2v", dit::Precision::kFP32}, Case{"t2v", dit::Precision::kBF16},
-                      Case{"ti2v", dit::Precision::kFP32}, Case{"ti2v", dit::Precision::kBF16},
-                      Case{"local_attn", dit::Precision::kFP32}, Case{"local_attn", dit::Precision::kBF16}),
-    [](const auto& info) { return info.param.name + "_" + dit::precision_name(info.param.precision); });
+    kAllCases,
+    case_name);
 
 }  // namespace
 }  // namespace canter
