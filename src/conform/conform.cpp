@@ -15,6 +15,12 @@ CaseFile::CaseFile(const std::string& path) : file_(io::SafetensorsFile::open(pa
 
 bool CaseFile::has(const std::string& name) const { return file_->contains(name); }
 
+std::vector<std::string> CaseFile::names() const {
+    std::vector<std::string> out;
+    for (const auto& info : file_->tensors()) out.push_back(info.name);
+    return out;
+}
+
 at::Tensor CaseFile::input(const std::string& name) const {
     CANTER_CHECK(file_->contains(name), NotFound,
                  file_->path() << ": case has no tensor '" << name << "'");

@@ -6,6 +6,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "canter/conform.h"
 #include "io/safetensors.h"
@@ -20,6 +21,7 @@ public:
     explicit CaseFile(const std::string& path);
     at::Tensor input(const std::string& name) const;  // throws naming the case and tensor
     bool has(const std::string& name) const;
+    std::vector<std::string> names() const;  // every tensor of the case, sorted
     // __metadata__[key] parsed as JSON (strings holding JSON are parsed), or `fallback`.
     nlohmann::json meta(const std::string& key, const nlohmann::json& fallback = nullptr) const;
     const std::string& path() const { return file_->path(); }
