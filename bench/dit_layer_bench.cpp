@@ -10,6 +10,7 @@
 // against the path canter actually takes (fp32) and against the one the issue names (bf16).
 //
 // Usage: canter_bench_dit_layer [--reps N] [--mm-reps N] [--bf16-rows M] [--text-len N]
+// Defaults take ~4.5 min on an idle 2-core AVX2 machine; --reps 1 --mm-reps 0 about 1.5 min.
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -25,7 +26,10 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <sys/resource.h>
 
 #include "canter/version.h"
 #include "models/dit/dit_config.h"
@@ -42,7 +46,7 @@ using Clock = std::chrono::steady_clock;
 struct Args {
     int reps = 3;          // timed repetitions per item (median reported), after 1 warm-up
     int mm_reps = 1;       // the mm layer costs as much as the shared one: 1 run keeps < 3 min
-    int64_t bf16_rows = 256;  // ATen's bf16 CPU GEMM is ~40x slower: a smaller M, same rate
+    int64_t bf16_rows = 128;  // ATen's bf16 CPU GEMM is ~100x slower: a smaller M, same rate
     int64_t text_len = 300;
 };
 
@@ -76,19 +80,38 @@ double seconds_since(Clock::time_point t0) {
     return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// Median seconds of `reps` runs after `warmup` untimed runs. ATen CPU ops are synchronous,
-// so wall time around the call is the op's time.
-double time_median(const std::function<void()>& fn, int reps, int warmup = 1) {
+double cpu_seconds() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+struct Timing {
+    double seconds = 0;    // median wall time of one run
+    double cpu_share = 0;  // process CPU time / (wall time * threads) over the timed runs
+};
+
+// Median of `reps` runs after `warmup` untimed runs. ATen CPU ops are synchronous, so wall
+// time around the call is the op's time. The CPU share shows contention: on a quiet machine
+// both threads stay busy (~100 %); other processes on the two cores push it down.
+Timing time_median(const std::function<void()>& fn, int reps, int warmup = 1) {
     for (int i = 0; i < warmup; ++i) fn();
     std::vector<double> t;
+    const double cpu0 = cpu_seconds();
     for (int i = 0; i < reps; ++i) {
         const auto t0 = Clock::now();
         fn();
         t.push_back(seconds_since(t0));
     }
+    const double cpu = cpu_seconds() - cpu0;
+    double wall = 0;
+    for (double x : t) wall += x;
     std::sort(t.begin(), t.end());
     const size_t n = t.size();
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+    Timing r;
+    r.seconds = n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+    r.cpu_share = cpu / (wall * at::get_num_threads());
+    return r;
 }
 
 std::string read_file(const char* path) {
@@ -126,10 +149,30 @@ std::string load_average() {
     return s.substr(0, s.find(' ', s.find(' ', s.find(' ') + 1) + 1));  // 1, 5, 15 min
 }
 
+// Fraction of all CPUs' time spent non-idle over `seconds` (from /proc/stat).
+double machine_busy_fraction(double seconds = 1.0) {
+    auto sample = [] {
+        std::istringstream in(read_file("/proc/stat"));
+        std::string cpu;
+        double v, total = 0, idle = 0;
+        in >> cpu;
+        for (int i = 0; i < 8 && in >> v; ++i) {
+            total += v;
+            if (i == 3 || i == 4) idle += v;  // idle, iowait
+        }
+        return std::make_pair(total, idle);
+    };
+    const auto a = sample();
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    const auto b = sample();
+    const double dt = b.first - a.first;
+    return dt > 0 ? 1.0 - (b.second - a.second) / dt : 0.0;
+}
+
 struct Row {
     std::string item, shape;
     double flop;  // 0: not a FLOP-rated item
-    double seconds;
+    Timing timing;
     int reps;
 };
 
@@ -147,7 +190,13 @@ int main(int argc, char** argv) {
     std::printf("- native bf16 GEMM: %s (block matrices held as %s)\n",
                 tensor::has_fast_bf16_matmul(c10::Device(c10::kCPU)) ? "yes" : "no",
                 c10::toString(dit::dit_matrix_dtype(dit::DitOptions{})));
-    std::printf("- load average at start: %s\n", load_average().c_str());
+    // Two cores: any other busy process (a compiler) shows up directly in the timings. The
+    // load average lags by a minute, so sample the CPU counters over one second as well.
+    const double busy = machine_busy_fraction();
+    std::printf("- machine before start: %.0f %% busy over 1 s, load average %s\n", 100 * busy,
+                load_average().c_str());
+    if (busy > 0.1)
+        std::printf("- WARNING: the machine is busy; timings are inflated (see CPU use)\n");
     std::fflush(stdout);
 
     // --- packed 5 s 256p sequence ------------------------------------------------------------
@@ -193,58 +242,69 @@ int main(int argc, char** argv) {
     std::vector<Row> rows;
     auto report = [&](const Row& r) {
         rows.push_back(r);
-        std::fprintf(stderr, "  %-40s %10.1f ms\n", r.item.c_str(), r.seconds * 1e3);
+        std::fprintf(stderr, "  %-44s %10.1f ms  cpu %3.0f %%\n", r.item.c_str(),
+                     r.timing.seconds * 1e3, 100 * r.timing.cpu_share);
     };
     const auto t_start = Clock::now();
 
     // --- reference GEMMs: x [M, 5120] times w [5120, 5120]^T, as tensor::linear calls them --
-    {
-        at::Tensor w = at::randn({H, H}) / std::sqrt(double(H));
-        at::Tensor x = at::randn({L, H});
-        const double s = time_median([&] { (void)at::linear(x, w); }, args.reps);
-        report({"plain fp32 GEMM (ATen/OpenBLAS)",
+    // The fp32 GEMM runs at the start and again at the end, with more repetitions than the
+    // rest (each takes ~1.5 s): on a shared VM its rate drifts by ~10 %, and the faster of the
+    // two medians is the fairest "machine peak" to hold the layer against.
+    at::Tensor gemm_w = at::randn({H, H}) / std::sqrt(double(H));
+    at::Tensor gemm_x = at::randn({L, H});
+    const int gemm_reps = std::max(5, args.reps);
+    auto fp32_gemm = [&](const std::string& when) {
+        const Timing s = time_median([&] { (void)at::linear(gemm_x, gemm_w); }, gemm_reps);
+        report({"plain fp32 GEMM (ATen/OpenBLAS), " + when,
                 std::to_string(L) + "x" + std::to_string(H) + " * " + std::to_string(H) + "x" +
                     std::to_string(H),
-                2.0 * L * H * H, s, args.reps});
-        at::Tensor wb = w.to(at::kBFloat16);
-        at::Tensor xb = x.narrow(0, 0, std::min(args.bf16_rows, L)).to(at::kBFloat16);
+                2.0 * L * H * H, s, gemm_reps});
+    };
+    fp32_gemm("start");
+    {
+        // ATen's bf16 CPU GEMM without AVX512-BF16 is a scalar, single-threaded fallback,
+        // ~100x slower: one timed run of fewer rows (its rate does not depend on M). Both
+        // call forms, since the fallback's speed depends on the operand layout: at::linear
+        // (w transposed, as tensor::linear calls it) and at::mm with w row-major.
+        at::Tensor wb = gemm_w.to(at::kBFloat16), wbt = wb.t().contiguous();
+        at::Tensor xb = gemm_x.narrow(0, 0, std::min(args.bf16_rows, L)).to(at::kBFloat16);
         const int64_t M = xb.size(0);
-        // One timed run: at ~0.005 TFLOP/s even this M takes seconds, and the rate of a
-        // scalar fallback does not depend on M.
-        const double sb = time_median([&] { (void)at::linear(xb, wb); }, 1, 0);
-        report({"plain bf16 GEMM (ATen)",
-                std::to_string(M) + "x" + std::to_string(H) + " * " + std::to_string(H) + "x" +
-                    std::to_string(H),
-                2.0 * M * H * H, sb, 1});
+        const std::string bf16_shape = std::to_string(M) + "x" + std::to_string(H) + " * " +
+                                       std::to_string(H) + "x" + std::to_string(H);
+        const Timing sb = time_median([&] { (void)at::linear(xb, wb); }, 1, 0);
+        report({"plain bf16 GEMM (ATen at::linear)", bf16_shape, 2.0 * M * H * H, sb, 1});
+        const Timing sm = time_median([&] { (void)at::mm(xb, wbt); }, 1, 0);
+        report({"plain bf16 GEMM (ATen at::mm)", bf16_shape, 2.0 * M * H * H, sm, 1});
     }
-    const double fp32_rate = rows[0].flop / rows[0].seconds;
-    const double bf16_rate = rows[1].flop / rows[1].seconds;
 
     // --- whole layers ------------------------------------------------------------------------
     at::Tensor x = at::randn({L, H});
-    double layer_seconds = 0;
+    Timing layer;
     {
         dit::DitOptions opts;
         opts.precision = dit::Precision::kBF16;
         dit::DitModel model = dit::DitModel::random(cfg, opts, 1);
         const dit::RopeTable rope = dit::rope_table(seq.coords, model.weights().rope_bands);
-        layer_seconds = time_median(
+        layer = time_median(
             [&] { (void)model.forward_layer(0, x, seq, rope.sin, rope.cos); }, args.reps);
         report({"DiT layer, shared swiglu7 (bf16 mode)", "L=" + std::to_string(L), f_layer,
-                layer_seconds, args.reps});
+                layer, args.reps});
 
+        // The breakdown items below skip their warm-up: the layer's runs already warmed the
+        // same kernels and thread pool, and each run costs seconds.
         // The four linears alone, through the same tensor::linear calls the layer makes
         // (including the bf16 rounding of inputs and outputs).
         const auto& w = model.weights().layers[0];
         at::Tensor xo = at::randn({L, Hq * D}), xi = at::randn({L, inner});
-        const double s_lin = time_median(
+        const Timing s_lin = time_median(
             [&] {
                 (void)tensor::linear(x, w.linear_qkv, {}, true);
                 (void)tensor::linear(xo, w.linear_proj, {}, true);
                 (void)tensor::linear(x, w.up_gate_proj, {}, true);
                 (void)tensor::linear(xi, w.down_proj, {}, true);
             },
-            args.reps);
+            args.reps, 0);
         report({"4 linears alone (tensor::linear)", "qkv+proj+up+down", f_lin, s_lin, args.reps});
     }
     {
@@ -255,8 +315,8 @@ int main(int argc, char** argv) {
         tensor::AttentionOptions ao;
         ao.bf16_partials = true;
         const double scale = 1.0 / std::sqrt(double(D));
-        const double s_attn =
-            time_median([&] { (void)tensor::attention(q, k, v, {}, scale, ao); }, args.reps);
+        const Timing s_attn =
+            time_median([&] { (void)tensor::attention(q, k, v, {}, scale, ao); }, args.reps, 0);
         report({"attention alone (tensor::attention)",
                 "q " + std::to_string(L) + "x" + std::to_string(Hq) + "x" + std::to_string(D) +
                     ", kv x" + std::to_string(Hkv),
@@ -268,7 +328,7 @@ int main(int argc, char** argv) {
         at::Tensor qh = at::randn({Hkv, G * qb, D});
         at::Tensor kh = at::randn({Hkv, L, D}), vh = at::randn({Hkv, L, D});
         at::Tensor p = at::rand({G * qb, L});
-        const double s_gemm = time_median(
+        const Timing s_gemm = time_median(
             [&] {
                 for (int64_t h = 0; h < Hkv; ++h)
                     for (int64_t q0 = 0; q0 < L; q0 += qb) {
@@ -277,7 +337,7 @@ int main(int argc, char** argv) {
                         (void)at::mm(p.narrow(0, 0, G * nq), vh[h]);
                     }
             },
-            args.reps);
+            args.reps, 0);
         report({"attention GEMMs only (same blocking)",
                 "(" + std::to_string(G * qb) + "x" + std::to_string(D) + " * " +
                     std::to_string(D) + "x" + std::to_string(L) + ", " + std::to_string(G * qb) +
@@ -296,35 +356,47 @@ int main(int argc, char** argv) {
         const dit::RopeTable rope = dit::rope_table(seq.coords, model.weights().rope_bands);
         // The shared layer above warmed the allocator and thread pool; a warm-up here would
         // double the cost of the one run.
-        const double s = time_median(
+        const Timing s = time_median(
             [&] { (void)model.forward_layer(0, x, seq, rope.sin, rope.cos); }, args.mm_reps, 0);
         report({"DiT layer, mm sandwich swiglu7 (bf16 mode)", "L=" + std::to_string(L), f_layer,
                 s, args.mm_reps});
     }
 
+    fp32_gemm("end");
+    // Reference rates: the faster fp32 median (start/end) and the faster bf16 call form.
+    double fp32_rate = 0, bf16_rate = 0;
+    for (const Row& r : rows) {
+        const double rate = r.flop / r.timing.seconds;
+        if (r.item.rfind("plain fp32", 0) == 0) fp32_rate = std::max(fp32_rate, rate);
+        if (r.item.rfind("plain bf16", 0) == 0) bf16_rate = std::max(bf16_rate, rate);
+    }
+
     // --- table -------------------------------------------------------------------------------
-    std::printf("| item | shape | runs | ms | TFLOP/s | vs fp32 GEMM | vs bf16 GEMM |\n");
-    std::printf("|---|---|---:|---:|---:|---:|---:|\n");
+    std::printf("| item | shape | runs | ms | TFLOP/s | vs fp32 GEMM | vs bf16 GEMM | CPU use |\n");
+    std::printf("|---|---|---:|---:|---:|---:|---:|---:|\n");
     double lin_s = 0, attn_s = 0;
     for (const Row& r : rows) {
-        const double rate = r.flop / r.seconds;
-        std::printf("| %s | %s | %d | %.1f | %.4f | %.0f %% | %.0f %% |\n", r.item.c_str(),
-                    r.shape.c_str(), r.reps, r.seconds * 1e3, rate / 1e12, 100 * rate / fp32_rate,
-                    100 * rate / bf16_rate);
-        if (r.item.rfind("4 linears", 0) == 0) lin_s = r.seconds;
-        if (r.item.rfind("attention alone", 0) == 0) attn_s = r.seconds;
+        const double rate = r.flop / r.timing.seconds;
+        std::printf("| %s | %s | %d | %.0f | %.4f | %.0f %% | %.0f %% | %.0f %% |\n",
+                    r.item.c_str(), r.shape.c_str(), r.reps, r.timing.seconds * 1e3, rate / 1e12,
+                    100 * rate / fp32_rate, 100 * rate / bf16_rate, 100 * r.timing.cpu_share);
+        if (r.item.rfind("4 linears", 0) == 0) lin_s = r.timing.seconds;
+        if (r.item.rfind("attention alone", 0) == 0) attn_s = r.timing.seconds;
     }
-    const double rest = layer_seconds - lin_s - attn_s;
+    const double layer_s = layer.seconds, rest = layer_s - lin_s - attn_s;
     std::printf("| rest of the shared layer (norms, RoPE, gate, swiglu7, copies) | layer - "
-                "linears - attention | | %.1f | | | |\n",
+                "linears - attention | | %.0f | | | | |\n",
                 rest * 1e3);
-    std::printf("\nShared layer time split: linears %.0f %%, attention %.0f %%, rest %.0f %%.\n",
-                100 * lin_s / layer_seconds, 100 * attn_s / layer_seconds,
-                100 * rest / layer_seconds);
+    std::printf("\nCPU use = process CPU time / (wall time x %d threads) over the timed runs; well "
+                "below 100 %% means other processes shared the cores (ATen's bf16 fallback "
+                "is single-threaded: 50 %%).\n",
+                at::get_num_threads());
+    std::printf("Shared layer time split: linears %.0f %%, attention %.0f %%, rest %.0f %%.\n",
+                100 * lin_s / layer_s, 100 * attn_s / layer_s, 100 * rest / layer_s);
     std::printf("Target (>= 60 %% of the GEMM rate) vs the fp32 GEMM canter uses here: %s "
                 "(%.0f %%).\n",
-                f_layer / layer_seconds >= 0.6 * fp32_rate ? "met" : "NOT met",
-                100 * f_layer / layer_seconds / fp32_rate);
+                f_layer / layer_s >= 0.6 * fp32_rate ? "met" : "NOT met",
+                100 * f_layer / layer_s / fp32_rate);
     std::printf("Bench wall time %.0f s; load average at end: %s\n", seconds_since(t_start),
                 load_average().c_str());
     return 0;
