@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 
 #include "conform/conform_internal.h"
+#include "models/common/wan_latent_scale.h"
 #include "models/turbo_vaed/turbo_vaed.h"
 #include "util/check.h"
 
@@ -38,8 +39,8 @@ TensorMap run_turbo_vaed(const ConformRequest& request, const CaseFile& c) {
     }
     CANTER_CHECK(!out.empty(), NotFound,
                  c.path() << ": case has no '<name>" << kInputSuffix << "' tensor to decode");
-    out["scale.mean"] = turbo_vaed::latent_mean();
-    out["scale.inv_std"] = turbo_vaed::latent_inv_std();
+    out["scale.mean"] = models::wan_latent_mean();
+    out["scale.inv_std"] = models::wan_latent_inv_std();
     return out;
 }
 

@@ -8,6 +8,7 @@
 
 #include "conform/conform_internal.h"
 #include "io/safetensors.h"
+#include "models/common/wan_latent_scale.h"
 #include "models/common/weights.h"
 #include "models/turbo_vaed/turbo_vaed.h"
 #include "models/turbo_vaed/turbo_vaed_tiling.h"
@@ -55,8 +56,8 @@ void check_golden_folder(const std::string& folder, const std::vector<std::strin
         const at::Tensor out = model.decode(c.input(name + ".input_latent"));
         EXPECT_TRUE(near(out, c.input(name + ".output_video"), kTol, folder + " " + name));
     }
-    EXPECT_TRUE(near(turbo_vaed::latent_mean(), c.input("scale.mean"), 0, "scale.mean"));
-    EXPECT_TRUE(near(turbo_vaed::latent_inv_std(), c.input("scale.inv_std"), 0, "scale.inv_std"));
+    EXPECT_TRUE(near(models::wan_latent_mean(), c.input("scale.mean"), 0, "scale.mean"));
+    EXPECT_TRUE(near(models::wan_latent_inv_std(), c.input("scale.inv_std"), 0, "scale.inv_std"));
 }
 
 TEST(TurboVaedGolden, InventedConfigPixelShuffleHead) {

@@ -91,10 +91,10 @@ TEST(WanVaeGolden, NormalisationConstants) {
     const auto& c = golden_case();
     EXPECT_TRUE(near(golden_model().mean(), c.input("scale.mean"), 0, "scale.mean"));
     EXPECT_TRUE(near(golden_model().inv_std(), c.input("scale.inv_std"), 0, "scale.inv_std"));
-    EXPECT_FLOAT_EQ(wan_vae::latent_mean()[19].item<float>(), 0.5109f);
-    EXPECT_FLOAT_EQ(wan_vae::latent_std()[39].item<float>(), 1.6887f);
+    EXPECT_FLOAT_EQ(models::wan_latent_mean()[19].item<float>(), 0.5109f);
+    EXPECT_FLOAT_EQ(models::wan_latent_std()[39].item<float>(), 1.6887f);
     // MagiHuman's bf16 wrapper: std 0.4765 -> 0.4765625, inv_std 2.09375 (spec §1.6).
-    EXPECT_EQ(wan_vae::latent_inv_std(true)[0].item<float>(), 2.09375f);
+    EXPECT_EQ(models::wan_latent_inv_std(true)[0].item<float>(), 2.09375f);
 }
 
 TEST(WanVaeGolden, ConfigReadFromFolder) {

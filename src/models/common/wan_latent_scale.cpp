@@ -1,8 +1,8 @@
-#include "models/wan_vae/wan_vae_scale.h"
+#include "models/common/wan_latent_scale.h"
 
 #include <ATen/ATen.h>
 
-namespace canter::wan_vae {
+namespace canter::models {
 
 namespace {
 
@@ -23,14 +23,14 @@ constexpr float kStd[48] = {
 
 }  // namespace
 
-at::Tensor latent_mean() { return at::tensor(at::ArrayRef<float>(kMean, 48), at::kFloat); }
+at::Tensor wan_latent_mean() { return at::tensor(at::ArrayRef<float>(kMean, 48), at::kFloat); }
 
-at::Tensor latent_std() { return at::tensor(at::ArrayRef<float>(kStd, 48), at::kFloat); }
+at::Tensor wan_latent_std() { return at::tensor(at::ArrayRef<float>(kStd, 48), at::kFloat); }
 
-at::Tensor latent_inv_std(bool bf16_quirk) {
-    if (!bf16_quirk) return at::ones({48}, at::kFloat) / latent_std();
-    const at::Tensor s = latent_std().to(at::kBFloat16);
+at::Tensor wan_latent_inv_std(bool bf16_quirk) {
+    if (!bf16_quirk) return at::ones({48}, at::kFloat) / wan_latent_std();
+    const at::Tensor s = wan_latent_std().to(at::kBFloat16);
     return (at::ones({48}, at::kBFloat16) / s).to(at::kFloat);  // division in bf16 arithmetic
 }
 
-}  // namespace canter::wan_vae
+}  // namespace canter::models

@@ -26,10 +26,8 @@
 
 namespace canter::turbo_vaed {
 
-// The 48 Wan2.2 latent statistics hard-coded upstream (fp32): decode starts with
-// z / inv_std + mean, inv_std = 1 / std computed in fp32 as upstream does.
-at::Tensor latent_mean();     // [48]
-at::Tensor latent_inv_std();  // [48]
+// Decode starts with z / inv_std + mean using the Wan2.2 latent statistics
+// (models/common/wan_latent_scale.h), inv_std = 1 / std in fp32 as upstream does.
 
 struct UpBlockWeights {
     bool has_conv_in = false;  // a ResnetBlock(in -> out) when the width changes

@@ -185,8 +185,8 @@ void WanVae::init_scale() {
     CANTER_CHECK(config_.z_dim == 48, InvalidArgument,
                  "Wan VAE: z_dim must be 48 (the hard-coded latent mean/std have 48 entries), got "
                      << config_.z_dim);
-    mean_ = latent_mean();
-    inv_std_ = latent_inv_std(options_.bf16_rounding);
+    mean_ = models::wan_latent_mean();
+    inv_std_ = models::wan_latent_inv_std(options_.bf16_rounding);
     if (options_.bf16_rounding) mean_ = tensor::round_bf16(mean_);
     mean_ = mean_.to(options_.device);
     inv_std_ = inv_std_.to(options_.device);

@@ -26,7 +26,7 @@
 #include "models/common/weights.h"
 #include "models/wan_vae/wan_vae_blocks.h"
 #include "models/wan_vae/wan_vae_config.h"
-#include "models/wan_vae/wan_vae_scale.h"
+#include "models/common/wan_latent_scale.h"
 
 namespace canter::wan_vae {
 
