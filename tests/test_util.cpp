@@ -65,6 +65,15 @@ Diff compare(const at::Tensor& actual, const at::Tensor& expected) {
     return ::testing::AssertionSuccess();
 }
 
+std::string error_of(const std::function<void()>& fn) {
+    try {
+        fn();
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "";
+}
+
 int run_command(const std::string& cmd, std::string* output) {
     std::string full = cmd + " 2>&1";
     FILE* p = ::popen(full.c_str(), "r");

@@ -31,6 +31,9 @@ Diff compare(const at::Tensor& actual, const at::Tensor& expected);
 ::testing::AssertionResult near(const at::Tensor& actual, const at::Tensor& expected, double tol,
                                 const std::string& what);
 
+// Message of the canter::Error thrown by `fn` ("" when nothing is thrown).
+std::string error_of(const std::function<void()>& fn);
+
 // Runs a shell command, returns its exit status and captures stdout+stderr.
 int run_command(const std::string& cmd, std::string* output);
 

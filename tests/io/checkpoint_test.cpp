@@ -9,6 +9,8 @@
 namespace canter {
 namespace {
 
+using testing::error_of;
+
 namespace fs = std::filesystem;
 
 std::string write_index(const std::string& dir, const std::string& weight_map_json) {
@@ -17,14 +19,6 @@ std::string write_index(const std::string& dir, const std::string& weight_map_js
     return p;
 }
 
-std::string error_of(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
 
 TEST(Checkpoint, SingleFileAndFolder) {
     const std::string dir = testing::temp_dir("ck");

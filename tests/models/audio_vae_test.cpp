@@ -15,6 +15,8 @@
 namespace canter {
 namespace {
 
+using testing::error_of;
+
 using audio_vae::AudioVae;
 using audio_vae::AudioVaeConfig;
 using testing::golden;
@@ -27,14 +29,6 @@ const AudioVae& golden_model() {
     return model;
 }
 
-std::string error_of(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
 
 // Contract: VAEs at fp32 within 1e-4 max abs relative to the output scale.
 double tol_for(const at::Tensor& ref) {

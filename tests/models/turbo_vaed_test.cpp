@@ -17,6 +17,8 @@
 namespace canter {
 namespace {
 
+using testing::error_of;
+
 using testing::golden;
 using testing::near;
 using turbo_vaed::TurboVaed;
@@ -24,16 +26,6 @@ using turbo_vaed::TurboVaedConfig;
 
 constexpr double kTol = 1e-4;  // golden/README.md: VAEs fp32, max abs
 
-// Message of the canter::Error thrown by `fn` ("" when nothing is thrown).
-template <typename Fn>
-std::string error_of(Fn fn) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
 
 nlohmann::json read_json(const std::string& path) {
     std::ifstream in(path);

@@ -22,6 +22,8 @@
 namespace canter {
 namespace {
 
+using testing::error_of;
+
 using testing::golden;
 using testing::near;
 using wan_vae::WanVae;
@@ -30,15 +32,6 @@ using wan_vae::WanVaeOptions;
 
 constexpr double kTol = 1e-4;  // golden/README.md: VAEs fp32, max abs relative to output scale
 
-template <typename Fn>
-std::string error_of(Fn fn) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
 
 // Tolerance scaled by the reference's magnitude (never below the absolute 1e-4).
 double tol_for(const at::Tensor& expected, double rel = kTol) {

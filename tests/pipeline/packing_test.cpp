@@ -53,14 +53,7 @@ TEST(Packing, PackUnpackRoundTrip) {
 }
 
 TEST(Packing, BadInputNamesTheProblem) {
-    auto msg = [](const std::function<void()>& fn) -> std::string {
-        try {
-            fn();
-        } catch (const Error& e) {
-            return e.what();
-        }
-        return "";
-    };
+    const auto& msg = testing::error_of;
     EXPECT_NE(msg([] { pipeline::pack(at::zeros({1, 48, 2, 5, 4}), at::zeros({1, 5, 64}), at::zeros({1, 2, 8}), 2, {}); })
                   .find("not divisible"), std::string::npos);
     EXPECT_NE(msg([] { pipeline::pack(at::zeros({48, 2, 4, 4}), at::zeros({1, 5, 64}), at::zeros({1, 2, 8}), 2, {}); })
