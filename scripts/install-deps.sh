@@ -9,6 +9,9 @@ PACKAGES=(
   libopenblas0-pthread    # fast fp32 BLAS for LibTorch (the default reference BLAS is ~20x slower)
   nlohmann-json3-dev      # configs, safetensors headers
   libgtest-dev libgmock-dev libbenchmark-dev
+  # media I/O (optional in CMake: without them no MP4 output / image decoding): H.264 via
+  # libx264 and the native AAC encoder come with Debian's libavcodec
+  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
