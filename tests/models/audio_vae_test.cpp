@@ -230,8 +230,8 @@ TEST(AudioVaeErrors, BadInputsNameWhatIsWrong) {
     msg = error_of([&] { m.encode_at_rate(at::zeros({2, 8192}), 44100, 1); });
     EXPECT_NE(msg.find("sample rate is 44100 Hz"), std::string::npos) << msg;
     EXPECT_NE(msg.find("51200 Hz"), std::string::npos) << msg;
-    EXPECT_EQ(error_of([&] { m.encode_at_rate(at::zeros({2, 8192}), kModelSampleRate, 1); }), "");
-    msg = error_of([&] { m.encode_at_rate(at::zeros({2, 0}), kModelSampleRate, 1); });
+    EXPECT_EQ(error_of([&] { m.encode_at_rate(at::zeros({2, 8192}), audio_vae::kModelSampleRate, 1); }), "");
+    msg = error_of([&] { m.encode_at_rate(at::zeros({2, 0}), audio_vae::kModelSampleRate, 1); });
     EXPECT_NE(msg.find("is empty"), std::string::npos) << msg;
 }
 
