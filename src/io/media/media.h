@@ -3,6 +3,8 @@
 // Without it the FFmpeg-backed functions (read_image_rgb, encode_image, write_mp4, probe_media,
 // read_video_frames_rgb) throw canter::Error kUnsupported; write_wav, the PNG writer and the
 // image pre-processing are pure C++/ATen and always work.
+// Thread safety: every function may be called from several threads at once; the only shared
+// state is the process-wide FFmpeg log callback installed on first use (see ffmpeg_common.h).
 #pragma once
 
 #include <string>

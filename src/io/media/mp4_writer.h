@@ -25,6 +25,8 @@ struct Mp4Options {
 //   column/row (so the file is 1 px larger there). Upstream's imageio instead rescales sizes
 //   not divisible by 16 up to a multiple of 16; canter's generated sizes are multiples of 32
 //   and are never changed.
+// * Audio goes to the AAC encoder as float; upstream first writes a 16-bit WAV and encodes that,
+//   so its AAC input is quantised to 16 bits (inaudible difference, not bit-identical).
 // * The file is written to a temporary sibling and renamed over `path` on success; on any error
 //   the temporary is removed and `path` is left untouched. The moov atom is placed first
 //   (+faststart) so browsers can start playback before the download ends.
