@@ -11,6 +11,7 @@
 #include "canter/inspect.h"
 #include "canter/version.h"
 #include "cli/args.h"
+#include "cli/generate_command.h"
 
 namespace {
 
@@ -18,16 +19,24 @@ const char* kUsage =
     "usage: canter <command> [options]\n"
     "\n"
     "commands:\n"
+    "%GENERATE%"
     "  demo       run one DiT forward of a small built-in model and report it\n"
     "             [--seconds N] [--seed N]\n"
     "  conform    KIND --model DIR --case FILE --out FILE [--precision fp32|bf16]\n"
     "             run a reference case and write results under the reference names\n"
-    "  inspect    PATH   list tensors of a .safetensors / index / model folder and\n"
-    "             summarise a DiT config (parameter count)\n"
+    "  inspect    PATH   list tensors of a .safetensors / index / model folder, summarise a\n"
+    "             DiT config (parameter count) or a canter model folder's manifest\n"
     "  version    print version and tensor backend\n"
     "\n"
     "environment: CANTER_THREADS=N (CPU threads; default all), CANTER_CPU_BF16_MATMUL=1 (keep bf16\n"
     "weights and use the CPU's bf16 GEMM; default only where AVX512-BF16 exists)\n";
+
+std::string usage() {
+    std::string u = kUsage;
+    const std::string marker = "%GENERATE%";
+    u.replace(u.find(marker), marker.size(), canter::cli::kGenerateUsage);
+    return u;
+}
 
 int cmd_conform(const std::vector<std::string>& argv) {
     canter::cli::Args args(argv, {"model", "case", "out", "precision"}, {});
@@ -74,7 +83,7 @@ int cmd_demo(const std::vector<std::string>& argv) {
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::cerr << kUsage;
+        std::cerr << usage();
         return 2;
     }
     const std::string cmd = argv[1];
@@ -83,6 +92,8 @@ int main(int argc, char** argv) {
     canter::set_cpu_threads(threads);
     const std::vector<std::string> rest(argv + 2, argv + argc);
     try {
+        if (cmd == "generate") return canter::cli::cmd_generate(rest);
+        if (cmd == "make-demo-model") return canter::cli::cmd_make_demo_model(rest);
         if (cmd == "conform") return cmd_conform(rest);
         if (cmd == "inspect") return cmd_inspect(rest);
         if (cmd == "demo") return cmd_demo(rest);
@@ -91,10 +102,10 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (cmd == "help" || cmd == "--help" || cmd == "-h") {
-            std::cout << kUsage;
+            std::cout << usage();
             return 0;
         }
-        std::cerr << "canter: unknown command '" << cmd << "'\n" << kUsage;
+        std::cerr << "canter: unknown command '" << cmd << "'\n" << usage();
         return 2;
     } catch (const canter::Error& e) {
         std::cerr << "canter " << cmd << ": error (" << canter::error_code_name(e.code()) << "): " << e.what() << "\n";
