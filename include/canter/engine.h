@@ -27,6 +27,10 @@ struct GenerateRequest {
     std::string resolution = "256p";    // 256p (base stage only), 540p, 1080p (+ SR stage)
     int64_t seed = 42;
     int steps = 0;        // base-stage steps; 0 = the model's default (8 distilled, 32 base)
+    // Classifier-free guidance of stages that run it (the base model; the distilled model has
+    // none): video scale while timestep > 500 (upstream 5.0) and audio scale (5.0); 0 = default.
+    double guidance = 0;
+    double audio_guidance = 0;
     bool audio = true;    // false: silent MP4 (no audio stream)
     std::string language; // speech language hint ("en", "zh", "yue", "ja", "ko", "de", "fr");
                           // informational for the engine, used by prompt refinement

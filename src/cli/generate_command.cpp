@@ -17,6 +17,7 @@ namespace canter::cli {
 const char* kGenerateUsage =
     "  generate   --prompt TEXT [--image FILE] [--seconds 1..15 (5)] [--aspect 16:9|9:16|1:1|4:3|3:4]\n"
     "             [--resolution 256p|540p|1080p] [--seed N (42)] [--steps N] [--no-audio]\n"
+    "             [--guidance G] [--audio-guidance G] (CFG scales of the base model)\n"
     "             [--negative-prompt TEXT] [--language CODE] [--model DIR] [--out FILE.mp4]\n"
     "             [--wav FILE] [--contact-sheet FILE.png] [--json] [--device auto|cpu|cuda]\n"
     "             [--precision auto|fp32|bf16]\n"
@@ -33,11 +34,22 @@ extern "C" void on_sigint(int) {
     g_cancel.store(true);
 }
 
+double parse_number(const std::string& text, const std::string& flag) {
+    try {
+        size_t used = 0;
+        const double v = std::stod(text, &used);
+        if (used == text.size()) return v;
+    } catch (const std::exception&) {
+    }
+    throw Error(ErrorCode::kInvalidArgument, flag + " expects a number, got '" + text + "'");
+}
+
 }  // namespace
 
 int cmd_generate(const std::vector<std::string>& argv) {
     Args args(argv,
-              {"prompt", "image", "seconds", "aspect", "resolution", "seed", "steps", "negative-prompt", "language",
+              {"prompt", "image", "seconds", "aspect", "resolution", "seed", "steps", "guidance", "audio-guidance",
+               "negative-prompt", "language",
                "model", "out", "wav", "contact-sheet", "device", "precision"},
               {"no-audio", "json"});
     if (!args.positional().empty())
@@ -51,6 +63,8 @@ int cmd_generate(const std::vector<std::string>& argv) {
     req.resolution = args.get("resolution", req.resolution);
     req.seed = args.get_int("seed", static_cast<int>(req.seed));
     req.steps = args.get_int("steps", req.steps);
+    req.guidance = parse_number(args.get("guidance", "0"), "--guidance");
+    req.audio_guidance = parse_number(args.get("audio-guidance", "0"), "--audio-guidance");
     req.negative_prompt = args.get("negative-prompt");
     req.language = args.get("language");
     req.audio = !args.has("no-audio");

@@ -282,6 +282,9 @@ GenerateResult LocalEngine::generate(const GenerateRequest& request, const Progr
     GenerateResult result;
     result.seed = request.seed;
     result.demo_model = manifest_.demo;
+    if (base_cfg == 1 && (!request.negative_prompt.empty() || request.guidance > 0 || request.audio_guidance > 0))
+        result.warnings.push_back("the distilled model runs without classifier-free guidance: negative prompt and "
+                                  "guidance are not used");
     auto check_cancel = [&] {
         CANTER_CHECK(!(cancel && cancel->load()), Cancelled, "generation cancelled");
     };
@@ -337,6 +340,8 @@ GenerateResult LocalEngine::generate(const GenerateRequest& request, const Progr
                       std::string(base_is_distilled_ ? "distilled" : "base") + " stage at " +
                           std::to_string(geo.base.width) + "x" + std::to_string(geo.base.height));
         auto config = pipeline::StageConfig::base(base_steps, base_cfg);
+        if (request.guidance > 0) config.guidance.video_scale = request.guidance;
+        if (request.audio_guidance > 0) config.guidance.audio_scale = request.audio_guidance;
         latents = pipeline::run_stage(*base_dit_, config, cond, start, noise, on_step("base"));
     });
 

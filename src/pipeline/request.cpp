@@ -31,6 +31,10 @@ void GenerateRequest::validate() const {
     pipeline::parse_aspect(aspect_ratio);
     pipeline::parse_resolution(resolution);
     CANTER_CHECK(steps >= 0 && steps <= 200, InvalidArgument, "steps must be 0 (model default) to 200, got " << steps);
+    CANTER_CHECK(guidance >= 0 && guidance <= 30, InvalidArgument,
+                 "guidance must be 0 (model default) to 30, got " << guidance);
+    CANTER_CHECK(audio_guidance >= 0 && audio_guidance <= 30, InvalidArgument,
+                 "audio_guidance must be 0 (model default) to 30, got " << audio_guidance);
     CANTER_CHECK(seed >= 0, InvalidArgument, "seed must be >= 0, got " << seed);
     if (!language.empty()) pipeline::parse_speech_language(language);
     CANTER_CHECK(!output_path.empty(), InvalidArgument, "output path must be given");

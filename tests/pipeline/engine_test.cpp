@@ -242,6 +242,52 @@ TEST_F(EngineTest, BadRequestsFailBeforeWorkAndLeaveNoFiles) {
     expect_error(lang, "language");
 }
 
+TEST_F(EngineTest, GuidanceOnTheDistilledModelIsReportedUnused) {
+    auto req = request("distilled-guidance");
+    req.steps = 1;
+    req.guidance = 7;
+    const auto result = engine_->generate(req);
+    ASSERT_EQ(result.warnings.size(), 1u);
+    EXPECT_NE(result.warnings[0].find("without classifier-free guidance"), std::string::npos) << result.warnings[0];
+}
+
+// A manifest whose base-stage DiT is `base` (not `distill`) runs UniPC with CFG: two forwards a
+// step, the negative prompt encoded, guidance scales applied.
+TEST(EngineBaseModel, RunsClassifierFreeGuidance) {
+    const std::string dir = testing::temp_dir("engine-base") + "/demo";
+    make_demo_model(dir);
+    const auto manifest = fs::path(dir) / "canter.json";
+    auto j = nlohmann::json::parse(read_bytes(manifest));
+    j["dit"]["base"] = j["dit"]["distill"];
+    j["dit"].erase("distill");
+    std::ofstream(manifest) << j.dump(2);
+    EngineOptions o;
+    o.model_dir = dir;
+    auto engine = Engine::open(o);
+    GenerateRequest r;
+    r.prompt = "a drummer plays";
+    r.seconds = 1;
+    r.steps = 2;
+    r.output_path = testing::temp_dir("engine-base-out") + "/base.mp4";
+    r.wav_path = testing::temp_dir("engine-base-out") + "/base.wav";
+    int base_steps = 0;
+    const auto result = engine->generate(r, [&](const Progress& p) {
+        if (p.stage == "base" && p.step > 0) base_steps = p.steps;
+    });
+    EXPECT_EQ(base_steps, 2);
+    EXPECT_TRUE(result.warnings.empty());
+    EXPECT_TRUE(media::probe_media(r.output_path).has_audio);
+    // Guidance changes the result; the default equals an explicit 5.0.
+    const std::string default_wav = read_bytes(r.wav_path);
+    r.guidance = 5.0;
+    r.audio_guidance = 5.0;
+    engine->generate(r);
+    EXPECT_EQ(read_bytes(r.wav_path), default_wav);
+    r.audio_guidance = 1.0;
+    engine->generate(r);
+    EXPECT_NE(read_bytes(r.wav_path), default_wav);
+}
+
 TEST(EngineManifest, MissingPartsAreListedTogether) {
     const std::string dir = testing::temp_dir("engine-broken") + "/demo";
     make_demo_model(dir);
