@@ -17,6 +17,11 @@ std::string golden_dir() {
     return CANTER_GOLDEN_DIR;
 }
 
+std::string canter_binary() {
+    if (const char* env = std::getenv("CANTER_BINARY")) return env;
+    return CANTER_BINARY;
+}
+
 std::string golden(const std::string& relative) { return golden_dir() + "/" + relative; }
 
 std::string temp_dir(const std::string& tag) {

@@ -15,6 +15,8 @@ namespace canter::testing {
 // ../shared/golden next to the checkout (override: CANTER_GOLDEN_DIR).
 std::string golden_dir();
 std::string golden(const std::string& relative);
+// The built `canter` binary (override: CANTER_BINARY).
+std::string canter_binary();
 
 // A fresh empty folder under the system temp dir, removed at process exit.
 std::string temp_dir(const std::string& tag);

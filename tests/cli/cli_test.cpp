@@ -8,7 +8,7 @@
 namespace canter {
 namespace {
 
-const std::string kCanter = CANTER_BINARY;
+const std::string kCanter = testing::canter_binary();
 
 int run(const std::string& args, std::string* out) { return testing::run_command(kCanter + " " + args, out); }
 

@@ -296,7 +296,7 @@ TEST(TurboVaedConform, CliWritesReferenceNames) {
         SCOPED_TRACE(folder);
         const std::string out_path = dir + "/out.safetensors";
         std::string out;
-        const int rc = testing::run_command(std::string(CANTER_BINARY) + " conform turbo-vaed --model " +
+        const int rc = testing::run_command(testing::canter_binary() + " conform turbo-vaed --model " +
                                                 golden(folder) + " --case " +
                                                 golden(folder + "/case.safetensors") + " --out " +
                                                 out_path + " --precision fp32",

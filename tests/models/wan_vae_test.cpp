@@ -362,7 +362,7 @@ TEST(WanVaeConform, CliWritesReferenceNames) {
     const std::string out_path = dir + "/out.safetensors";
     std::string out;
     const int rc = testing::run_command(
-        std::string(CANTER_BINARY) + " conform wan-vae --model " + golden("vae/wan22") +
+        testing::canter_binary() + " conform wan-vae --model " + golden("vae/wan22") +
             " --case " + golden("vae/wan22/case.safetensors") + " --out " + out_path +
             " --precision fp32",
         &out);

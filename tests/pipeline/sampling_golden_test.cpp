@@ -121,7 +121,7 @@ TEST(SamplingConform, CliWritesReferenceNames) {
     const std::string case_path = golden("sampling/distill_ti2v.safetensors");
     const std::string out_path = dir + "/out.safetensors";
     std::string log;
-    const int rc = testing::run_command(std::string(CANTER_BINARY) + " conform sample --model " +
+    const int rc = testing::run_command(testing::canter_binary() + " conform sample --model " +
                                             golden("dit") + " --case " + case_path + " --out " +
                                             out_path + " --precision fp32",
                                         &log);

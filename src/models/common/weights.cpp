@@ -1,7 +1,10 @@
 #include "models/common/weights.h"
 
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include "io/checkpoint.h"
@@ -83,6 +86,37 @@ void CheckpointBinder::finish(const std::vector<std::string>& ignored_prefixes) 
     for (size_t i = 0; i < problems_.size() && i < kShown; ++i) os << "\n  - " << problems_[i];
     if (problems_.size() > kShown) os << "\n  ... and " << problems_.size() - kShown << " more";
     throw Error(ErrorCode::kInvalidArgument, os.str());
+}
+
+void TensorCollector::visit(const std::string& key, at::Tensor& slot, const std::vector<int64_t>&,
+                            at::ScalarType, bool required) {
+    if (!slot.defined()) {
+        CANTER_CHECK(!required, Internal, "weight '" << key << "' has no value to save");
+        return;
+    }
+    tensors_[key] = slot;
+}
+
+RandomFiller::RandomFiller(uint64_t seed) : generator_(at::make_generator<at::CPUGeneratorImpl>(seed)) {}
+
+void RandomFiller::visit(const std::string& key, at::Tensor& slot, const std::vector<int64_t>& shape,
+                         at::ScalarType dtype, bool) {
+    auto ends_with = [&](const std::string& suffix) {
+        return key.size() >= suffix.size() && key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    const auto options = at::TensorOptions().dtype(at::kFloat);
+    at::Tensor t;
+    if (ends_with("bias") || ends_with(".alpha") || ends_with(".beta")) {
+        t = at::zeros(shape, options);
+    } else if (shape.size() >= 2 && !ends_with("weight_g")) {
+        int64_t fan_in = 1;
+        for (size_t i = 1; i < shape.size(); ++i) fan_in *= shape[i];
+        t = at::normal(0.0, 1.0 / std::sqrt(static_cast<double>(std::max<int64_t>(fan_in, 1))), shape, generator_,
+                       options);
+    } else {
+        t = at::ones(shape, options);
+    }
+    slot = t.to(dtype);
 }
 
 }  // namespace canter::models

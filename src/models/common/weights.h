@@ -5,7 +5,10 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
+#include <ATen/core/Generator.h>
+
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -64,6 +67,31 @@ private:
     c10::Device device_;
     std::set<std::string> used_;
     std::vector<std::string> problems_;
+};
+
+// Gathers the visited slots under their keys (saving a model, e.g. the demo model). Undefined
+// optional slots are skipped; an undefined required slot is an internal error.
+class TensorCollector : public WeightVisitor {
+public:
+    void visit(const std::string& key, at::Tensor& slot, const std::vector<int64_t>& shape,
+               at::ScalarType dtype, bool required) override;
+    const std::map<std::string, at::Tensor>& tensors() const { return tensors_; }
+
+private:
+    std::map<std::string, at::Tensor> tensors_;
+};
+
+// Fills every slot with deterministic random values (models without their own random()):
+// matrices/kernels N(0, 1/fan_in), `*bias` zeros, `*.alpha`/`*.beta` (log-scale Snake) zeros,
+// everything else 1-like (norm gains, weight-norm magnitudes). Same seed => same values.
+class RandomFiller : public WeightVisitor {
+public:
+    explicit RandomFiller(uint64_t seed);
+    void visit(const std::string& key, at::Tensor& slot, const std::vector<int64_t>& shape,
+               at::ScalarType dtype, bool required) override;
+
+private:
+    at::Generator generator_;
 };
 
 }  // namespace canter::models
