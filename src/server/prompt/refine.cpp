@@ -18,12 +18,14 @@ std::string field(const json& body, const char* name, size_t max = 2000) {
     return v;
 }
 
-std::string trim(std::string s) {
+std::string trim(const std::string& s, const char* strip_end = " \t\r\n") {
     const auto b = s.find_first_not_of(" \t\r\n");
     if (b == std::string::npos) return "";
-    const auto e = s.find_last_not_of(" \t\r\n.");
-    return s.substr(b, e - b + 1);
+    const auto e = s.find_last_not_of(strip_end);
+    return e < b ? "" : s.substr(b, e - b + 1);
 }
+// Sections are joined with ". ": drop their own final period.
+std::string section(const std::string& s) { return trim(s, " \t\r\n."); }
 
 const char* language_name(const std::string& code) {
     if (code == "zh") return "Mandarin";
@@ -47,15 +49,15 @@ bool contains_any(const std::string& text, std::initializer_list<const char*> wo
 
 RefineInput parse_refine_json(const json& body) {
     RefineInput in;
-    in.idea = trim(field(body, "idea", kMaxPromptChars));
-    if (in.idea.empty()) in.idea = trim(field(body, "prompt", kMaxPromptChars));
+    in.idea = section(field(body, "idea", kMaxPromptChars));
+    if (in.idea.empty()) in.idea = section(field(body, "prompt", kMaxPromptChars));
     if (in.idea.empty()) throw ApiError(422, "invalid_field", "idea: is required (a loose description)", "idea");
-    in.subject = trim(field(body, "subject"));
-    in.action = trim(field(body, "action"));
-    in.camera = trim(field(body, "camera"));
-    in.scene = trim(field(body, "scene"));
-    in.sound = trim(field(body, "sound"));
-    in.style = trim(field(body, "style"));
+    in.subject = section(field(body, "subject"));
+    in.action = section(field(body, "action"));
+    in.camera = section(field(body, "camera"));
+    in.scene = section(field(body, "scene"));
+    in.sound = section(field(body, "sound"));
+    in.style = section(field(body, "style"));
     const std::string lang = field(body, "language", 40);
     in.language = lang.empty() ? "en" : language_code(lang);
     if (in.language.empty()) throw ApiError(422, "invalid_field", "language: unknown language '" + lang + "'", "language");
