@@ -20,7 +20,7 @@ if (!chromiumPath) {
 const shots = new URL("./screenshots/", import.meta.url).pathname;
 mkdirSync(shots, { recursive: true });
 const server = await startServer();
-const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ["--no-sandbox", "--autoplay-policy=no-user-gesture-required"] });
+const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--autoplay-policy=no-user-gesture-required"] });
 try {
   const key = createKey(server.data, "browser", 500);
   const page = await browser.newPage({ viewport: { width: 390, height: 844 } });  // phone width

@@ -31,7 +31,12 @@ void send_error(httplib::Response& res, int status, const std::string& code, con
                                                       : "invalid_request_error";
     json err = {{"message", message}, {"type", type}, {"code", code}, {"param", nullptr}};
     if (!param.empty()) err["param"] = param;
-    send_json(res, status, json{{"error", err}, {"detail", message}});
+    // "message" is what the fal client shows; "detail" is FastAPI/pydantic's shape, which the fal
+    // client's ValidationError understands (per-field list for 422s).
+    json detail = message;
+    if (status == 422 && !param.empty())
+        detail = json::array({{{"loc", {"body", param}}, {"msg", message}, {"type", "value_error"}}});
+    send_json(res, status, json{{"error", err}, {"message", message}, {"detail", detail}});
 }
 
 int http_status_for(ErrorCode code) {

@@ -38,7 +38,8 @@ using nlohmann::json;
 
 // --- response helpers --------------------------------------------------------------------------
 void send_json(httplib::Response& res, int status, const json& body);
-// {"error": {"message", "type", "code", "param"}, "detail": message}
+// {"error": {"message", "type", "code", "param"}, "message", "detail"} (detail: pydantic-style
+// [{loc, msg, type}] for a 422 naming a field, else the message)
 void send_error(httplib::Response& res, int status, const std::string& code, const std::string& message,
                 const std::string& param = "");
 // Wraps a handler: ApiError, canter::Error, JSON errors and anything else become JSON responses.
