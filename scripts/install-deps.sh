@@ -8,7 +8,12 @@ PACKAGES=(
   libtorch-dev            # tensor library (ATen), CPU build
   libopenblas0-pthread    # fast fp32 BLAS for LibTorch (the default reference BLAS is ~20x slower)
   nlohmann-json3-dev      # configs, safetensors headers
+  libsentencepiece-dev    # T5Gemma tokenizer (optional at build time: CMake builds without it)
+  sentencepiece           # spm_train / spm_encode: reference for the tokenizer tests
   libgtest-dev libgmock-dev libbenchmark-dev
+  # media I/O (optional in CMake: without them no MP4 output / image decoding): H.264 via
+  # libx264 and the native AAC encoder come with Debian's libavcodec
+  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
 )
 # canter serve / canter keys (optional in CMake: without these the server is skipped) and its
 # client, browser and load tests: node + npm run tests/web, chromium is driven by playwright-core,

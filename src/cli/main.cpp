@@ -11,6 +11,7 @@
 #include "canter/inspect.h"
 #include "canter/version.h"
 #include "cli/args.h"
+#include "cli/generate_command.h"
 #ifdef CANTER_HAVE_SERVER
 #include "cli/serve_commands.h"
 #endif
@@ -21,12 +22,13 @@ const char* kUsage =
     "usage: canter <command> [options]\n"
     "\n"
     "commands:\n"
+    "%GENERATE%"
     "  demo       run one DiT forward of a small built-in model and report it\n"
     "             [--seconds N] [--seed N]\n"
     "  conform    KIND --model DIR --case FILE --out FILE [--precision fp32|bf16]\n"
     "             run a reference case and write results under the reference names\n"
-    "  inspect    PATH   list tensors of a .safetensors / index / model folder and\n"
-    "             summarise a DiT config (parameter count)\n"
+    "  inspect    PATH   list tensors of a .safetensors / index / model folder, summarise a\n"
+    "             DiT config (parameter count) or a canter model folder's manifest\n"
     "  serve      --data DIR [--host H] [--port P] [--model DIR] [--devices cpu,cuda:0]\n"
     "             [--rate-limit N/min] [--max-active N] [--daily-jobs N] [--retention-hours H]\n"
     "             [--refine-url URL --refine-model M]   HTTP API + web page (docs/server.md)\n"
@@ -35,6 +37,13 @@ const char* kUsage =
     "\n"
     "environment: CANTER_THREADS=N (CPU threads; default all), CANTER_CPU_BF16_MATMUL=1 (keep bf16\n"
     "weights and use the CPU's bf16 GEMM; default only where AVX512-BF16 exists)\n";
+
+std::string usage() {
+    std::string u = kUsage;
+    const std::string marker = "%GENERATE%";
+    u.replace(u.find(marker), marker.size(), canter::cli::kGenerateUsage);
+    return u;
+}
 
 int cmd_conform(const std::vector<std::string>& argv) {
     canter::cli::Args args(argv, {"model", "case", "out", "precision"}, {});
@@ -81,7 +90,7 @@ int cmd_demo(const std::vector<std::string>& argv) {
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::cerr << kUsage;
+        std::cerr << usage();
         return 2;
     }
     const std::string cmd = argv[1];
@@ -90,6 +99,8 @@ int main(int argc, char** argv) {
     canter::set_cpu_threads(threads);
     const std::vector<std::string> rest(argv + 2, argv + argc);
     try {
+        if (cmd == "generate") return canter::cli::cmd_generate(rest);
+        if (cmd == "make-demo-model") return canter::cli::cmd_make_demo_model(rest);
         if (cmd == "conform") return cmd_conform(rest);
         if (cmd == "inspect") return cmd_inspect(rest);
         if (cmd == "demo") return cmd_demo(rest);
@@ -107,10 +118,10 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (cmd == "help" || cmd == "--help" || cmd == "-h") {
-            std::cout << kUsage;
+            std::cout << usage();
             return 0;
         }
-        std::cerr << "canter: unknown command '" << cmd << "'\n" << kUsage;
+        std::cerr << "canter: unknown command '" << cmd << "'\n" << usage();
         return 2;
     } catch (const canter::Error& e) {
         std::cerr << "canter " << cmd << ": error (" << canter::error_code_name(e.code()) << "): " << e.what() << "\n";

@@ -40,7 +40,7 @@ nlohmann::json CaseFile::meta(const std::string& key, const nlohmann::json& fall
 }  // namespace conform
 
 std::vector<std::string> conformance_kinds() {
-    return {"dit", "sample", "wan-vae", "turbo-vaed", "audio-vae"};
+    return {"dit", "sample", "wan-vae", "turbo-vaed", "audio-vae", "text-encoder", "tokenizer"};
 }
 
 ConformReport run_conformance(const ConformRequest& request) {
@@ -70,6 +70,10 @@ ConformReport run_conformance(const ConformRequest& request) {
         out = conform::run_turbo_vaed(request, c);
     } else if (request.kind == "audio-vae") {
         out = conform::run_audio_vae(request, c);
+    } else if (request.kind == "text-encoder") {
+        out = conform::run_text_encoder(request, c);
+    } else if (request.kind == "tokenizer") {
+        out = conform::run_tokenizer(request, c);
     } else {
         CANTER_THROW(Internal, "conformance kind '" << request.kind << "' has no runner");
     }

@@ -35,5 +35,7 @@ TensorMap run_sample(const ConformRequest& request, const CaseFile& c);     // c
 TensorMap run_wan_vae(const ConformRequest& request, const CaseFile& c);    // conform_wan_vae.cpp
 TensorMap run_turbo_vaed(const ConformRequest& request, const CaseFile& c); // conform_turbo_vaed.cpp
 TensorMap run_audio_vae(const ConformRequest& request, const CaseFile& c);  // conform_audio_vae.cpp
+TensorMap run_text_encoder(const ConformRequest& request, const CaseFile& c);  // conform_t5gemma.cpp
+TensorMap run_tokenizer(const ConformRequest& request, const CaseFile& c);     // conform_t5gemma.cpp
 
 }  // namespace canter::conform

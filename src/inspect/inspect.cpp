@@ -10,6 +10,7 @@
 
 #include "io/checkpoint.h"
 #include "models/dit/dit_model.h"
+#include "pipeline/model_manifest.h"
 #include "util/check.h"
 
 namespace canter {
@@ -68,11 +69,35 @@ int64_t dit_parameter_count(const std::string& config_json) {
     return specs.parameter_count();
 }
 
+namespace {
+
+// A canter model folder: the manifest's parts, and each DiT's architecture.
+std::string describe_model(const std::string& dir) {
+    const auto m = pipeline::ModelManifest::load(dir);
+    std::ostringstream os;
+    os << m.dir << ": canter model '" << m.name << "'" << (m.demo ? " (untrained demo model)" : "") << "\n";
+    os << "resolutions: ";
+    for (const auto& r : m.resolutions()) os << r << " ";
+    os << "\n";
+    for (const auto& line : m.describe()) os << "  " << line << "\n";
+    for (const auto* ref : {&m.dit_distill, &m.dit_base, &m.dit_sr_540p, &m.dit_sr_1080p}) {
+        if (!*ref || (*ref)->path.empty()) continue;
+        auto config = dit::DitConfig::from_model_dir((*ref)->path);
+        if (!(*ref)->arch.is_null()) config.apply((*ref)->arch);
+        os << (*ref)->role << ": ";
+        describe_dit_config(os, config);
+    }
+    return os.str();
+}
+
+}  // namespace
+
 std::string inspect_path(const std::string& path) {
     std::ostringstream os;
     std::error_code ec;
     CANTER_CHECK(fs::exists(path, ec), NotFound, path << ": no such file or directory");
     const bool is_dir = fs::is_directory(path, ec);
+    if (is_dir && fs::exists(fs::path(path) / pipeline::kManifestFileName)) return describe_model(path);
     if (!is_dir && fs::path(path).extension() == ".json" &&
         path.size() > 11 && path.substr(path.size() - 11) != ".index.json") {
         os << path << ": DiT config\n";

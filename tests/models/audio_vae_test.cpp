@@ -226,6 +226,13 @@ TEST(AudioVaeErrors, BadInputsNameWhatIsWrong) {
     EXPECT_NE(msg.find("latent [32, 10] has 32 channels"), std::string::npos) << msg;
     msg = error_of([&] { m.decode(at::zeros({64, 4}, at::kLong)); });
     EXPECT_NE(msg.find("latent must be a floating-point tensor"), std::string::npos) << msg;
+    // Reference audio at the file's rate instead of the model's 51.2 kHz time base.
+    msg = error_of([&] { m.encode_at_rate(at::zeros({2, 8192}), 44100, 1); });
+    EXPECT_NE(msg.find("sample rate is 44100 Hz"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("51200 Hz"), std::string::npos) << msg;
+    EXPECT_EQ(error_of([&] { m.encode_at_rate(at::zeros({2, 8192}), audio_vae::kModelSampleRate, 1); }), "");
+    msg = error_of([&] { m.encode_at_rate(at::zeros({2, 0}), audio_vae::kModelSampleRate, 1); });
+    EXPECT_NE(msg.find("is empty"), std::string::npos) << msg;
 }
 
 TEST(AudioVaeErrors, ConfigWeightsMismatchIsReported) {

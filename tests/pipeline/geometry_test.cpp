@@ -33,8 +33,8 @@ TEST(Geometry, RoundingRuleExamples) {
     // pipeline.md §3.1: 272 -> 256, 540 -> 512, 544 -> 544, 720 -> 704, 1080 -> 1056, 1088 -> 1088
     for (auto [in, out] : std::vector<std::pair<int64_t, int64_t>>{
              {272, 256}, {540, 512}, {544, 544}, {720, 704}, {1080, 1056}, {1088, 1088}}) {
-        EXPECT_EQ(stage_geometry(in, 480, 1).height, out) << in;
-        EXPECT_EQ(stage_geometry(480, in, 1).width, out) << in;
+        EXPECT_EQ(stage_geometry(480, in, 1).height, out) << in;  // (width, height)
+        EXPECT_EQ(stage_geometry(in, 480, 1).width, out) << in;
     }
 }
 

@@ -249,6 +249,16 @@ AudioVaeEncoding AudioVae::encode(const at::Tensor& waveform, const at::Tensor& 
     return vae_bottleneck(pre, eps);
 }
 
+AudioVaeEncoding AudioVae::encode_at_rate(const at::Tensor& waveform, int sample_rate, uint64_t seed) const {
+    CANTER_CHECK(sample_rate == kModelSampleRate, InvalidArgument,
+                 "audio VAE: waveform sample rate is " << sample_rate << " Hz, the model's audio time base is "
+                                                       << kModelSampleRate
+                                                       << " Hz (25 fps x 2048 samples per latent); resample the "
+                                                          "reference audio to "
+                                                       << kModelSampleRate << " Hz first");
+    return encode(waveform, seed);
+}
+
 AudioVaeEncoding AudioVae::encode(const at::Tensor& waveform, uint64_t seed) const {
     at::Tensor pre = encode_pre_bottleneck(waveform);
     tensor::InferenceGuard guard;

@@ -97,6 +97,9 @@ struct AudioVaeEncoding {
 // The VAE bottleneck on pre-bottleneck latents [B, 2C, T] with noise `eps` [B, C, T].
 AudioVaeEncoding vae_bottleneck(const at::Tensor& pre_bottleneck, const at::Tensor& eps);
 
+// MagiHuman's audio time base (not the checkpoint's nominal 44.1 kHz, see audio_vae_config.h).
+constexpr int kModelSampleRate = 51200;
+
 class AudioVae {
 public:
     // Strict load of the `pretransform.model.*` tensors of the selected halves: a missing,
@@ -114,6 +117,11 @@ public:
     // Full encode; `eps` (shape of the mean) supplies the noise, or a seeded CPU generator does.
     AudioVaeEncoding encode(const at::Tensor& waveform, const at::Tensor& eps) const;
     AudioVaeEncoding encode(const at::Tensor& waveform, uint64_t seed) const;
+    // Reference audio as MagiHuman encodes it (pipeline.md §2.8): the waveform must already be
+    // on the model's 51.2 kHz time base (25 fps x 2048 samples per latent, one latent per video
+    // frame); any other rate throws naming both rates, since encoding it would silently shift
+    // audio against video.
+    AudioVaeEncoding encode_at_rate(const at::Tensor& waveform, int sample_rate, uint64_t seed) const;
 
     // Latent [latent_dim, T] (un-batched: MagiHuman's `latent.squeeze(0).T` of its [1, T, C]
     // audio latent) or [B, latent_dim, T] -> waveform [B, io_channels, waveform_length(T)]
