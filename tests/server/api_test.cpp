@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <thread>
 
@@ -17,13 +18,20 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-const std::string kTinyPng = std::string(
-    "\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\0\x05\0\x01\xff\x89\x99=\x1d\0\0\0\0IEND\xae B`\x82",
-    67);
+// A valid 32x32 RGB PNG (tests/server/data/ref32.png); the engine rejects images too small to crop.
+std::string reference_png() {
+    std::ifstream in(web_test_dir() + "/../server/data/ref32.png", std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+const std::string kTinyPng = reference_png();
 
-// A small job: short clip at the demo model's resolution.
-json small_job(const std::string& prompt = "a red kite over a beach", int seconds = 2) {
-    return json{{"prompt", prompt}, {"duration", seconds}, {"resolution", "256p"}, {"seed", 3}};
+// A small job: a 1 s clip, one denoising step, at the demo model's resolution (~10 s on CPU).
+json small_job(const std::string& prompt = "a red kite over a beach") {
+    return json{{"prompt", prompt}, {"duration", 1}, {"steps", 1}, {"resolution", "256p"}, {"seed", 3}};
+}
+// A job that runs for minutes on CPU (15 s clip, default steps): something to cancel or kill.
+json long_job(const std::string& prompt) {
+    return json{{"prompt", prompt}, {"duration", 15}, {"resolution", "256p"}};
 }
 
 class ServerApi : public ::testing::Test {
@@ -81,7 +89,7 @@ TEST_F(ServerApi, QueueSubmitStatusResultAndFile) {
 
 TEST_F(ServerApi, StatusStreamSendsProgressUntilDone) {
     ApiClient c = client();
-    const std::string id = c.post("/v1/queue/canter", small_job("a lighthouse at night", 3)).body["request_id"];
+    const std::string id = c.post("/v1/queue/canter", small_job("a lighthouse at night")).body["request_id"];
     const auto events = c.stream("/v1/queue/canter/requests/" + id + "/status/stream");
     ASSERT_FALSE(events.empty());
     EXPECT_EQ(events.back()["status"], "COMPLETED") << events.back().dump();
@@ -101,7 +109,7 @@ TEST_F(ServerApi, StatusStreamSendsProgressUntilDone) {
 TEST_F(ServerApi, CancelStopsAnInFlightJobAndRefunds) {
     ApiClient c = client(1000);
     const int credits0 = c.get("/v1/me").body["credits"];
-    const std::string id = c.post("/v1/queue/canter", small_job("a long parade", 15)).body["request_id"];
+    const std::string id = c.post("/v1/queue/canter", long_job("a long parade")).body["request_id"];
     c.wait_status(id, "IN_PROGRESS", 600);
     const Reply cancel = c.put("/v1/queue/canter/requests/" + id + "/cancel");
     EXPECT_EQ(cancel.status, 202) << cancel.raw;
@@ -119,7 +127,7 @@ TEST_F(ServerApi, CancelStopsAnInFlightJobAndRefunds) {
 TEST_F(ServerApi, QueuedJobsCancelAtOnceAndKeepFifoPositions) {
     ApiClient c = client(1000);
     // Occupy the worker, then queue two more.
-    const std::string a = c.post("/v1/queue/canter", small_job("first", 15)).body["request_id"];
+    const std::string a = c.post("/v1/queue/canter", long_job("first")).body["request_id"];
     const Reply b = c.post("/v1/queue/canter", small_job("second"));
     const Reply d = c.post("/v1/queue/canter", small_job("third"));
     ASSERT_EQ(d.status, 200) << d.raw;
@@ -136,7 +144,8 @@ TEST_F(ServerApi, QueuedJobsCancelAtOnceAndKeepFifoPositions) {
 TEST_F(ServerApi, OpenAiVideosLifecycle) {
     ApiClient c = client();
     httplib::MultipartFormDataItems form = {
-        {"prompt", "a paper boat on a stream", "", ""}, {"model", "canter", "", ""}, {"seconds", "2", "", ""},
+        {"prompt", "a paper boat on a stream", "", ""}, {"model", "canter", "", ""}, {"seconds", "1", "", ""},
+        {"steps", "1", "", ""},
         {"size", "448x256", "", ""}, {"input_reference", kTinyPng, "ref.png", "image/png"}};
     const Reply created = c.post_form("/v1/videos", form);
     ASSERT_EQ(created.status, 200) << created.raw;
@@ -198,7 +207,7 @@ TEST_F(ServerApi, AuthenticationAndIsolation) {
 
 TEST_F(ServerApi, CreditsQuotasAndRateLimits) {
     ApiClient poor = client(1);
-    const Reply r402 = poor.post("/v1/queue/canter", small_job("x", 2));
+    const Reply r402 = poor.post("/v1/queue/canter", long_job("x"));
     EXPECT_EQ(r402.status, 402) << r402.raw;
     EXPECT_EQ(r402.body["error"]["code"], "insufficient_credits");
     // --max-active 3: the fourth concurrent job is refused; --rate-limit 6/min: the seventh submission.
@@ -206,7 +215,7 @@ TEST_F(ServerApi, CreditsQuotasAndRateLimits) {
     std::vector<std::string> ids;
     int status = 200;
     for (int i = 0; i < 4 && status == 200; ++i) {
-        const Reply r = busy.post("/v1/queue/canter", small_job("busy", 15));
+        const Reply r = busy.post("/v1/queue/canter", long_job("busy"));
         status = r.status;
         if (r.status == 200) ids.push_back(r.body["request_id"]);
         else EXPECT_EQ(r.body["error"]["code"], "too_many_active_jobs") << r.raw;
@@ -374,7 +383,7 @@ TEST(ServerCrash, KillDuringJobThenRestart) {
         ASSERT_EQ(c.wait_done(done_id, 600)["status"], "COMPLETED");
         const std::string url = c.get("/v1/queue/canter/requests/" + done_id).body["video"]["url"];
         done_file = c.get(url.substr(s.url().size())).raw;
-        running_id = c.post("/v1/queue/canter", small_job("interrupted", 15)).body["request_id"];
+        running_id = c.post("/v1/queue/canter", long_job("interrupted")).body["request_id"];
         queued_id = c.post("/v1/queue/canter", small_job("waiting")).body["request_id"];
         c.wait_status(running_id, "IN_PROGRESS", 600);
         s.kill9();
@@ -397,7 +406,7 @@ TEST(ServerCrash, KillDuringJobThenRestart) {
     EXPECT_EQ(c.wait_done(queued_id, 600)["status"], "COMPLETED");
     EXPECT_EQ(c.wait_done(running_id, 600)["status"], "FAILED");
     // Credits: 3 jobs charged once each, the cancelled one refunded.
-    const int cost = 2;  // 2 s at 256p
+    const int cost = 1;  // 1 s at 256p
     EXPECT_EQ(c.get("/v1/me").body["credits"], 1000 - cost - cost);
 }
 

@@ -38,8 +38,7 @@ try {
   await page.selectOption("#duration", "5");
   await page.selectOption("#aspect", "9:16");
   await page.selectOption("#language", "yue");
-  await page.setInputFiles("#image", { name: "ref.png", mimeType: "image/png",
-    buffer: Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/iZk9HQAAAABJRU5ErkJggg==", "base64") });
+  await page.setInputFiles("#image", new URL("../server/data/ref32.png", import.meta.url).pathname);
   await page.waitForSelector("#image-preview:not([hidden])");
   await page.click("#generate");
 
