@@ -1,5 +1,9 @@
 #include "server/http/server.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -27,6 +31,22 @@ struct Server::Impl {
 };
 
 namespace {
+
+// httplib's pool with its threads one nice level step below the workers (nice +5): on a CPU-only
+// box a flood of status polls must not starve generation; the polls still get answered.
+struct HttpPool : httplib::TaskQueue {
+    explicit HttpPool(size_t n) : pool(n) {}
+    void enqueue(std::function<void()> fn) override {
+        pool.enqueue([fn = std::move(fn)] {
+            static thread_local const bool niced =
+                setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 5) == 0;
+            (void)niced;
+            fn();
+        });
+    }
+    void shutdown() override { pool.shutdown(); }
+    httplib::ThreadPool pool;
+};
 
 json webhook_payload(const Job& job, const std::string& base) {
     json body = {{"request_id", job.id}, {"gateway_request_id", job.id},
@@ -109,9 +129,10 @@ void Server::start() {
     ctx.workers->start();
 
     const int threads = std::max(4, ctx.options.http_threads);
-    s.http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+    s.http.new_task_queue = [threads] { return new HttpPool(static_cast<size_t>(threads)); };
     s.http.set_payload_max_length(16u << 20);
     s.http.set_keep_alive_max_count(1000);
+    s.http.set_tcp_nodelay(true);  // headers and body go out as separate writes: no Nagle + delayed-ACK 40 ms stalls
     s.http.set_read_timeout(30);
     s.http.set_write_timeout(30);
     register_queue_routes(s.http, ctx);
