@@ -15,8 +15,21 @@ PACKAGES=(
   # libx264 and the native AAC encoder come with Debian's libavcodec
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
 )
+# canter serve / canter keys (optional in CMake: without these the server is skipped) and its
+# client, browser and load tests: node + npm run tests/web, chromium is driven by playwright-core,
+# wrk measures status polling (bench/RESULTS.md).
+SERVER_PACKAGES=(
+  libsqlite3-dev          # job and key store
+  libcpp-httplib-dev      # HTTP server/client (pulls libssl-dev, zlib1g-dev, libbrotli-dev)
+  nodejs npm chromium     # tests/web: official clients + browser test
+  wrk                     # bench/server_status_load.sh
+)
+if [ "${CANTER_NO_SERVER:-0}" != 1 ]; then PACKAGES+=("${SERVER_PACKAGES[@]}"); fi
 missing=()
 for p in "${PACKAGES[@]}"; do
+  # A node from elsewhere (e.g. NodeSource, which bundles npm and conflicts with Debian's npm) is fine.
+  if [ "$p" = nodejs ] && command -v node >/dev/null; then continue; fi
+  if [ "$p" = npm ] && command -v npm >/dev/null; then continue; fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then

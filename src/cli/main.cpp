@@ -12,6 +12,9 @@
 #include "canter/version.h"
 #include "cli/args.h"
 #include "cli/generate_command.h"
+#ifdef CANTER_HAVE_SERVER
+#include "cli/serve_commands.h"
+#endif
 
 namespace {
 
@@ -26,6 +29,10 @@ const char* kUsage =
     "             run a reference case and write results under the reference names\n"
     "  inspect    PATH   list tensors of a .safetensors / index / model folder, summarise a\n"
     "             DiT config (parameter count) or a canter model folder's manifest\n"
+    "  serve      --data DIR [--host H] [--port P] [--model DIR] [--devices cpu,cuda:0]\n"
+    "             [--rate-limit N/min] [--max-active N] [--daily-jobs N] [--retention-hours H]\n"
+    "             [--refine-url URL --refine-model M]   HTTP API + web page (docs/server.md)\n"
+    "  keys       create --name N [--credits C] | list | revoke ID  --data DIR   API keys\n"
     "  version    print version and tensor backend\n"
     "\n"
     "environment: CANTER_THREADS=N (CPU threads; default all), CANTER_CPU_BF16_MATMUL=1 (keep bf16\n"
@@ -97,6 +104,15 @@ int main(int argc, char** argv) {
         if (cmd == "conform") return cmd_conform(rest);
         if (cmd == "inspect") return cmd_inspect(rest);
         if (cmd == "demo") return cmd_demo(rest);
+        if (cmd == "serve" || cmd == "keys") {
+#ifdef CANTER_HAVE_SERVER
+            return cmd == "serve" ? canter::cli::cmd_serve(rest) : canter::cli::cmd_keys(rest);
+#else
+            std::cerr << "canter " << cmd << ": this build has no HTTP server (configure with SQLite and "
+                         "cpp-httplib: Debian libsqlite3-dev libcpp-httplib-dev)\n";
+            return canter::exit_status_for(canter::ErrorCode::kUnsupported);
+#endif
+        }
         if (cmd == "version" || cmd == "--version") {
             std::cout << "canter " << canter::kVersion << " (" << canter::backend_description() << ")\n";
             return 0;

@@ -1,0 +1,62 @@
+#include "server/store/schema.h"
+
+#include "server/store/db.h"
+#include "util/check.h"
+
+namespace canter::server {
+namespace {
+
+// Version 1: API keys (hashed) and jobs. `seq` orders jobs FIFO within a priority.
+const char* kSchemaV1 = R"SQL(
+CREATE TABLE IF NOT EXISTS api_keys (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  name        TEXT NOT NULL,
+  prefix      TEXT NOT NULL,          -- first characters of the key, for display
+  key_hash    TEXT NOT NULL UNIQUE,   -- hex SHA-256 of the whole key
+  credits     INTEGER NOT NULL,
+  created_at  REAL NOT NULL,
+  revoked_at  REAL                    -- NULL while the key is valid
+);
+CREATE TABLE IF NOT EXISTS jobs (
+  seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+  id           TEXT NOT NULL UNIQUE,  -- public request id
+  key_id       INTEGER NOT NULL REFERENCES api_keys(id),
+  api          TEXT NOT NULL,         -- 'queue' or 'openai': which shape the client expects
+  model        TEXT NOT NULL,
+  status       TEXT NOT NULL,         -- queued, running, succeeded, failed, cancelled
+  priority     INTEGER NOT NULL DEFAULT 0,
+  request_json TEXT NOT NULL,
+  result_json  TEXT,
+  error        TEXT,
+  cost         INTEGER NOT NULL DEFAULT 0,   -- credits charged at submission
+  refunded     INTEGER NOT NULL DEFAULT 0,
+  webhook_url  TEXT,
+  file_token   TEXT NOT NULL,         -- capability token in output URLs (for <video src>)
+  attempts     INTEGER NOT NULL DEFAULT 0,
+  worker       TEXT,
+  created_at   REAL NOT NULL,
+  started_at   REAL,
+  finished_at  REAL,
+  deleted_at   REAL                   -- outputs removed (DELETE or retention)
+);
+CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(status, priority DESC, seq);
+CREATE INDEX IF NOT EXISTS jobs_key ON jobs(key_id, seq);
+)SQL";
+
+}  // namespace
+
+void migrate(Db& db) {
+    const auto row = db.query_one("PRAGMA user_version");
+    const int64_t version = row ? row->i("user_version") : 0;
+    CANTER_CHECK(version <= kSchemaVersion, Unsupported,
+                 "database schema version " << version << " is newer than this canter ("
+                                            << kSchemaVersion << "); upgrade canter");
+    if (version < 1) {
+        db.transaction([&] {
+            db.exec(kSchemaV1);
+            db.exec("PRAGMA user_version = 1");
+        });
+    }
+}
+
+}  // namespace canter::server
