@@ -70,7 +70,7 @@ struct EngineOptions {
     std::string model_dir;  // empty: the built-in demo model (created on first use)
     std::string device = "auto";  // "auto", "cpu", "cuda", "cuda:N"
     std::string precision = "auto";  // "auto" (bf16 on GPU, fp32 on CPU), "fp32", "bf16"
-    int threads = 0;  // CPU threads, 0 = library default
+    int threads = 0;  // CPU threads for the whole process, 0 = every core
 };
 
 // What a model directory holds (`canter inspect DIR`, server /health).

@@ -73,7 +73,7 @@ ResolvedOptions resolve_options(const EngineOptions& o) {
     } else {
         r.precision = dit::parse_precision(o.precision);
     }
-    if (o.threads > 0) set_cpu_threads(o.threads);
+    set_cpu_threads(o.threads);  // 0: every core (ATen's own default can be 1)
     return r;
 }
 
