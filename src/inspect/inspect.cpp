@@ -12,24 +12,13 @@
 #include "models/dit/dit_model.h"
 #include "pipeline/model_manifest.h"
 #include "util/check.h"
+#include "util/json_file.h"
 
 namespace canter {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-nlohmann::json read_json(const std::string& path) {
-    std::ifstream in(path);
-    CANTER_CHECK(in.good(), NotFound, path << ": cannot open");
-    try {
-        nlohmann::json j;
-        in >> j;
-        return j;
-    } catch (const nlohmann::json::exception& e) {
-        CANTER_THROW(Corruption, path << ": malformed JSON: " << e.what());
-    }
-}
 
 dit::DitConfig dit_config_of(const nlohmann::json& j) {
     return dit::DitConfig::from_json(j.contains("arch_config") ? j["arch_config"] : j);
@@ -59,7 +48,7 @@ std::string with_thousands(int64_t n) {
 int64_t dit_parameter_count(const std::string& config_json) {
     dit::DitConfig config;
     try {
-        config = dit_config_of(read_json(config_json));
+        config = dit_config_of(read_json_file(config_json));
     } catch (const Error& e) {
         throw Error(e.code(), config_json + ": " + e.what());
     }
@@ -101,7 +90,7 @@ std::string inspect_path(const std::string& path) {
     if (!is_dir && fs::path(path).extension() == ".json" &&
         path.size() > 11 && path.substr(path.size() - 11) != ".index.json") {
         os << path << ": DiT config\n";
-        describe_dit_config(os, dit_config_of(read_json(path)));
+        describe_dit_config(os, dit_config_of(read_json_file(path)));
         return os.str();
     }
     bool has_weights = !is_dir || fs::exists(fs::path(path) / "model.safetensors") ||
@@ -119,7 +108,7 @@ std::string inspect_path(const std::string& path) {
         os << "total elements: " << with_thousands(total) << "\n";
     }
     if (is_dir && fs::exists(fs::path(path) / "config.json")) {
-        const auto j = read_json((fs::path(path) / "config.json").string());
+        const auto j = read_json_file((fs::path(path) / "config.json").string());
         if (j.contains("arch_config") || !has_weights) {
             os << "config.json: ";
             describe_dit_config(os, dit_config_of(j));

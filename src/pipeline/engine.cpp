@@ -37,6 +37,7 @@
 #include "pipeline/text_conditioning.h"
 #include "tensor/compat.h"
 #include "util/check.h"
+#include "util/json_file.h"
 
 namespace canter {
 
@@ -98,18 +99,6 @@ bool demo_model_is_current(const std::string& dir) {
         return j.value("demo_version", 0) == demo_model_version();
     } catch (const nlohmann::json::exception&) {
         return false;
-    }
-}
-
-nlohmann::json read_json_file(const std::string& path) {
-    std::ifstream in(path);
-    CANTER_CHECK(in.good(), NotFound, path << ": cannot read");
-    try {
-        nlohmann::json j;
-        in >> j;
-        return j;
-    } catch (const nlohmann::json::exception& e) {
-        CANTER_THROW(Corruption, path << ": malformed JSON: " << e.what());
     }
 }
 

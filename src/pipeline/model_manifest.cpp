@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "util/check.h"
+#include "util/json_file.h"
 
 namespace canter::pipeline {
 
@@ -90,14 +91,7 @@ ModelManifest ModelManifest::load(const std::string& path) {
     CANTER_CHECK(fs::exists(file), NotFound,
                  file.string() << " not found: a canter model folder needs a " << kManifestFileName
                                << " manifest (see docs/models.md; `canter make-demo-model DIR` writes an example)");
-    std::ifstream in(file);
-    CANTER_CHECK(in.good(), IO, file.string() << ": cannot read");
-    nlohmann::json j;
-    try {
-        in >> j;
-    } catch (const nlohmann::json::exception& e) {
-        CANTER_THROW(Corruption, file.string() << ": malformed JSON: " << e.what());
-    }
+    const nlohmann::json j = read_json_file(file.string());
     const std::string f = file.string();
     CANTER_CHECK(j.is_object(), Corruption, f << ": must be a JSON object");
     CANTER_CHECK(j.value("format", "") == "canter-model", InvalidArgument,

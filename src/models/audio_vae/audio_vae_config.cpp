@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "util/check.h"
+#include "util/json_file.h"
 
 namespace canter::audio_vae {
 
@@ -133,14 +134,7 @@ AudioVaeConfig AudioVaeConfig::from_json(const nlohmann::json& root) {
 
 AudioVaeConfig AudioVaeConfig::from_model_dir(const std::string& dir) {
     const std::string path = (std::filesystem::path(dir) / "model_config.json").string();
-    std::ifstream in(path);
-    CANTER_CHECK(in.good(), NotFound, "audio VAE config not found: " << path);
-    nlohmann::json j;
-    try {
-        in >> j;
-    } catch (const nlohmann::json::exception& e) {
-        CANTER_THROW(Corruption, path << ": invalid JSON: " << e.what());
-    }
+    const nlohmann::json j = read_json_file(path);
     try {
         return from_json(j);
     } catch (const Error& e) {

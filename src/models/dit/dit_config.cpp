@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "util/check.h"
+#include "util/json_file.h"
 
 namespace canter::dit {
 
@@ -89,14 +90,7 @@ DitConfig DitConfig::from_model_dir(const std::string& dir) {
     namespace fs = std::filesystem;
     fs::path p = fs::path(dir) / "config.json";
     if (!fs::exists(p)) return real();
-    std::ifstream in(p);
-    CANTER_CHECK(in.good(), IO, p.string() << ": cannot read");
-    nlohmann::json j;
-    try {
-        in >> j;
-    } catch (const nlohmann::json::exception& e) {
-        CANTER_THROW(Corruption, p.string() << ": malformed JSON: " << e.what());
-    }
+    const nlohmann::json j = read_json_file(p.string());
     try {
         return from_json(j.contains("arch_config") ? j["arch_config"] : nlohmann::json::object());
     } catch (const Error& e) {

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "util/check.h"
+#include "util/json_file.h"
 
 namespace canter::t5gemma {
 
@@ -111,14 +112,7 @@ T5GemmaConfig T5GemmaConfig::from_json(const nlohmann::json& root) {
 
 T5GemmaConfig T5GemmaConfig::from_model_dir(const std::string& dir) {
     const std::string path = (std::filesystem::path(dir) / "config.json").string();
-    std::ifstream in(path);
-    CANTER_CHECK(in.good(), NotFound, "T5Gemma: cannot open " << path);
-    nlohmann::json j;
-    try {
-        in >> j;
-    } catch (const nlohmann::json::exception& e) {
-        CANTER_THROW(Corruption, path << ": not valid JSON (" << e.what() << ")");
-    }
+    const nlohmann::json j = read_json_file(path);
     try {
         return from_json(j);
     } catch (const Error& e) {

@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "util/check.h"
+#include "util/json_file.h"
 
 #ifndef CANTER_HAVE_SENTENCEPIECE
 #define CANTER_HAVE_SENTENCEPIECE 0
@@ -160,14 +161,7 @@ Tokenizer Tokenizer::load(const std::string& dir) {
     const std::string config_path = (root / "tokenizer_config.json").string();
     CANTER_CHECK(std::filesystem::is_regular_file(model_path), NotFound,
                  "tokenizer: " << model_path << " does not exist");
-    std::ifstream in(config_path);
-    CANTER_CHECK(in.good(), NotFound, "tokenizer: cannot open " << config_path);
-    nlohmann::json cfg;
-    try {
-        in >> cfg;
-    } catch (const nlohmann::json::exception& e) {
-        CANTER_THROW(Corruption, config_path << ": not valid JSON (" << e.what() << ")");
-    }
+    const nlohmann::json cfg = read_json_file(config_path);
     CANTER_CHECK(cfg.is_object(), Corruption, config_path << ": expected a JSON object");
 
     auto impl = std::make_shared<Impl>();

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "util/check.h"
+#include "util/json_file.h"
 
 namespace canter::turbo_vaed {
 
@@ -103,14 +104,7 @@ TurboVaedConfig TurboVaedConfig::from_model_dir(const std::string& dir) {
     CANTER_CHECK(fs::exists(p), NotFound,
                  p.string() << ": not found (a TurboVAED model folder holds config.json and "
                                "weights.safetensors)");
-    std::ifstream in(p);
-    CANTER_CHECK(in.good(), IO, p.string() << ": cannot read");
-    nlohmann::json j;
-    try {
-        in >> j;
-    } catch (const nlohmann::json::exception& e) {
-        CANTER_THROW(Corruption, p.string() << ": malformed JSON: " << e.what());
-    }
+    const nlohmann::json j = read_json_file(p.string());
     try {
         return from_json(j);
     } catch (const Error& e) {

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "util/check.h"
+#include "util/json_file.h"
 
 namespace canter::wan_vae {
 
@@ -86,14 +87,7 @@ WanVaeConfig WanVaeConfig::from_model_dir(const std::string& dir) {
     namespace fs = std::filesystem;
     const fs::path p = fs::path(dir) / "config.json";
     if (!fs::exists(p)) return WanVaeConfig{};
-    std::ifstream in(p);
-    CANTER_CHECK(in.good(), IO, p.string() << ": cannot read");
-    nlohmann::json j;
-    try {
-        in >> j;
-    } catch (const nlohmann::json::exception& e) {
-        CANTER_THROW(Corruption, p.string() << ": malformed JSON: " << e.what());
-    }
+    const nlohmann::json j = read_json_file(p.string());
     // A Wan2.2-TI2V-5B folder's config.json describes the DiT, not the VAE.
     if (!j.is_object() || !j.contains("WanVAE_kwargs")) return WanVaeConfig{};
     try {
