@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress survives a kill or a timeout
     namespace fs = std::filesystem;
     const fs::path tmp = fs::temp_directory_path() / ("canter-bench-generate-" + std::to_string(::getpid()));
     fs::create_directories(tmp);

@@ -81,6 +81,7 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress survives a kill or a timeout
     canter::set_cpu_threads(0);  // every core (ATen's default here can be 1)
     c10::InferenceMode guard;
     const int64_t T = 32, h = height / 16, w = width / 16;  // 5 s: A = 126, T = 32, F = 125
