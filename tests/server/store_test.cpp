@@ -2,6 +2,8 @@
 // refunds, restart recovery. No engine, no HTTP.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "canter/error.h"
 #include "server/api_error.h"
 #include "server/auth/key_store.h"
@@ -189,6 +191,41 @@ TEST(ServerRateLimit, TokenBucketRefills) {
     EXPECT_NEAR(retry, 30, 1e-6);
     EXPECT_TRUE(r.allow(2, 0, &retry));  // per key
     EXPECT_TRUE(r.allow(1, 30, &retry));
+}
+
+}  // namespace
+}  // namespace canter::server
+
+namespace canter::server {
+namespace {
+
+// Retention: only finished jobs older than the cutoff expire, and a deleted one never again.
+TEST(ServerJobStore, RetentionExpiresOnlyFinishedJobsOlderThanTheCutoff) {
+    Stores s;
+    const auto key = s.keys.create("k", 100, nullptr);
+    const Job done = s.jobs.submit(job_for(key.id, 1), {});
+    ASSERT_TRUE(s.jobs.claim_next("w"));
+    s.jobs.complete(done.id, "{}");
+    const Job failed = s.jobs.submit(job_for(key.id, 1), {});
+    ASSERT_TRUE(s.jobs.claim_next("w"));
+    s.jobs.finish_unsuccessful(failed.id, JobStatus::kFailed, "boom");
+    const Job running = s.jobs.submit(job_for(key.id, 1), {});
+    ASSERT_TRUE(s.jobs.claim_next("w"));
+    const Job queued = s.jobs.submit(job_for(key.id, 1), {});
+
+    auto ids = [](const std::vector<Job>& jobs) {
+        std::set<std::string> out;
+        for (const auto& j : jobs) out.insert(j.id);
+        return out;
+    };
+    EXPECT_TRUE(s.jobs.expired(0).empty());  // nothing finished before the epoch
+    const auto all = ids(s.jobs.expired(1e12));
+    EXPECT_EQ(all, (std::set<std::string>{done.id, failed.id}));
+    EXPECT_FALSE(all.count(running.id));
+    EXPECT_FALSE(all.count(queued.id));
+    s.jobs.mark_deleted(done.id);
+    EXPECT_EQ(ids(s.jobs.expired(1e12)), (std::set<std::string>{failed.id}));
+    EXPECT_TRUE(s.jobs.list(key.id, 10).size() == 3u);  // the deleted job is gone from the history
 }
 
 }  // namespace
