@@ -7,31 +7,19 @@
 #include <sstream>
 
 #include "util/check.h"
+#include "util/json_fields.h"
 #include "util/json_file.h"
 
 namespace canter::audio_vae {
 
 namespace {
 
-int get_int(const nlohmann::json& v, const std::string& key) {
-    CANTER_CHECK(v.is_number_integer(), InvalidArgument,
-                 "audio VAE config key '" << key << "' must be an integer, got " << v.dump());
-    return v.get<int>();
-}
-
-bool get_bool(const nlohmann::json& v, const std::string& key) {
-    CANTER_CHECK(v.is_boolean(), InvalidArgument,
-                 "audio VAE config key '" << key << "' must be true or false, got " << v.dump());
-    return v.get<bool>();
-}
-
-std::vector<int> get_int_list(const nlohmann::json& v, const std::string& key) {
-    CANTER_CHECK(v.is_array(), InvalidArgument,
-                 "audio VAE config key '" << key << "' must be a list of integers, got "
-                                          << v.dump());
-    std::vector<int> out;
-    for (const auto& e : v) out.push_back(get_int(e, key + "[]"));
-    return out;
+// Typed reads naming this config (util/json_fields.h).
+constexpr const char* kWhat = "audio VAE config key";
+int get_int(const nlohmann::json& v, const std::string& k) { return json_fields::get_int(v, kWhat, k); }
+bool get_bool(const nlohmann::json& v, const std::string& k) { return json_fields::get_bool(v, kWhat, k); }
+std::vector<int> get_int_list(const nlohmann::json& v, const std::string& k) {
+    return json_fields::get_int_list(v, kWhat, k);
 }
 
 const nlohmann::json& require(const nlohmann::json& j, const std::string& key,

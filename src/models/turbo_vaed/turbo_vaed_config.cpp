@@ -9,53 +9,23 @@
 #include <sstream>
 
 #include "util/check.h"
+#include "util/json_fields.h"
 #include "util/json_file.h"
 
 namespace canter::turbo_vaed {
 
 namespace {
 
-int get_int(const nlohmann::json& v, const std::string& key) {
-    CANTER_CHECK(v.is_number_integer(), InvalidArgument,
-                 "TurboVAED config key '" << key << "' must be an integer, got " << v.dump());
-    return v.get<int>();
+// Typed reads naming this config (util/json_fields.h).
+constexpr const char* kWhat = "TurboVAED config key";
+int get_int(const nlohmann::json& v, const std::string& k) { return json_fields::get_int(v, kWhat, k); }
+double get_number(const nlohmann::json& v, const std::string& k) { return json_fields::get_number(v, kWhat, k); }
+bool get_bool(const nlohmann::json& v, const std::string& k) { return json_fields::get_bool(v, kWhat, k); }
+std::vector<int> get_int_list(const nlohmann::json& v, const std::string& k) {
+    return json_fields::get_int_list(v, kWhat, k);
 }
-
-double get_number(const nlohmann::json& v, const std::string& key) {
-    CANTER_CHECK(v.is_number(), InvalidArgument,
-                 "TurboVAED config key '" << key << "' must be a number, got " << v.dump());
-    return v.get<double>();
-}
-
-bool get_bool(const nlohmann::json& v, const std::string& key) {
-    CANTER_CHECK(v.is_boolean(), InvalidArgument,
-                 "TurboVAED config key '" << key << "' must be true or false, got " << v.dump());
-    return v.get<bool>();
-}
-
-std::vector<int> get_int_list(const nlohmann::json& v, const std::string& key) {
-    CANTER_CHECK(v.is_array(), InvalidArgument,
-                 "TurboVAED config key '" << key << "' must be a list of integers, got " << v.dump());
-    std::vector<int> out;
-    for (const auto& e : v) out.push_back(get_int(e, key + "[]"));
-    return out;
-}
-
-std::vector<bool> get_bool_list(const nlohmann::json& v, const std::string& key) {
-    CANTER_CHECK(v.is_array(), InvalidArgument,
-                 "TurboVAED config key '" << key << "' must be a list of booleans, got " << v.dump());
-    std::vector<bool> out;
-    for (const auto& e : v) out.push_back(get_bool(e, key + "[]"));
-    return out;
-}
-
-template <typename T>
-std::string list_str(const std::vector<T>& v) {
-    std::ostringstream os;
-    os << '[';
-    for (size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << v[i];
-    os << ']';
-    return os.str();
+std::vector<bool> get_bool_list(const nlohmann::json& v, const std::string& k) {
+    return json_fields::get_bool_list(v, kWhat, k);
 }
 
 }  // namespace
@@ -117,25 +87,25 @@ void TurboVaedConfig::validate() const {
     CANTER_CHECK(n >= 1, InvalidArgument, "TurboVAED config: decoder_block_out_channels is empty");
     for (int ch : block_out_channels)
         CANTER_CHECK(ch > 0, InvalidArgument, "TurboVAED config: decoder_block_out_channels "
-                                                  << list_str(block_out_channels)
+                                                  << shape_str(block_out_channels)
                                                   << " must be positive");
     // Upstream indexes layers_per_block / is_dw_conv with [0] = mid block, [i+1] = up block i
     // after reversal, so both need exactly one more entry than there are up blocks.
     CANTER_CHECK(layers_per_block.size() == n + 1, InvalidArgument,
-                 "TurboVAED config: decoder_layers_per_block " << list_str(layers_per_block)
+                 "TurboVAED config: decoder_layers_per_block " << shape_str(layers_per_block)
                      << " needs " << n + 1 << " entries (mid block + " << n << " up blocks)");
     CANTER_CHECK(is_dw_conv.size() == n + 1, InvalidArgument,
-                 "TurboVAED config: decoder_is_dw_conv " << list_str(is_dw_conv) << " needs "
+                 "TurboVAED config: decoder_is_dw_conv " << shape_str(is_dw_conv) << " needs "
                      << n + 1 << " entries (mid block + " << n << " up blocks)");
     CANTER_CHECK(spatio_temporal_scaling.size() == n, InvalidArgument,
                  "TurboVAED config: decoder_spatio_temporal_scaling "
-                     << list_str(spatio_temporal_scaling) << " needs " << n << " entries");
+                     << shape_str(spatio_temporal_scaling) << " needs " << n << " entries");
     CANTER_CHECK(spatio_only.size() == n, InvalidArgument,
-                 "TurboVAED config: decoder_spatio_only " << list_str(spatio_only) << " needs "
+                 "TurboVAED config: decoder_spatio_only " << shape_str(spatio_only) << " needs "
                      << n << " entries");
     for (int l : layers_per_block)
         CANTER_CHECK(l >= 0, InvalidArgument, "TurboVAED config: decoder_layers_per_block "
-                                                  << list_str(layers_per_block)
+                                                  << shape_str(layers_per_block)
                                                   << " must not be negative");
     // The de-normalisation constants are hard-coded for the Wan2.2 latent space.
     CANTER_CHECK(latent_channels == 48, InvalidArgument,
@@ -209,8 +179,8 @@ int TurboVaedConfig::spatial_upsamples() const {
 
 std::string TurboVaedConfig::summary() const {
     std::ostringstream os;
-    os << "TurboVAED decoder: latent " << latent_channels << ", widths " << list_str(block_out_channels)
-       << " (decoder order reversed), layers " << list_str(layers_per_block) << ", head "
+    os << "TurboVAED decoder: latent " << latent_channels << ", widths " << shape_str(block_out_channels)
+       << " (decoder order reversed), layers " << shape_str(layers_per_block) << ", head "
        << (use_unpatchify ? "unpatchify" : "pixel-shuffle") << ", windows first "
        << first_chunk_size << " step " << step_size << ", x" << (1 << spatial_upsamples())
        << " space, x" << temporal_compression_ratio << " time";

@@ -8,45 +8,21 @@
 #include <sstream>
 
 #include "util/check.h"
+#include "util/json_fields.h"
 #include "util/json_file.h"
 
 namespace canter::wan_vae {
 
 namespace {
 
-int64_t get_int(const nlohmann::json& v, const std::string& key) {
-    CANTER_CHECK(v.is_number_integer(), InvalidArgument,
-                 "Wan VAE config key '" << key << "' must be an integer, got " << v.dump());
-    return v.get<int64_t>();
+// Typed reads naming this config (util/json_fields.h).
+constexpr const char* kWhat = "Wan VAE config key";
+int64_t get_int(const nlohmann::json& v, const std::string& k) { return json_fields::get_int<int64_t>(v, kWhat, k); }
+std::vector<int64_t> get_int_list(const nlohmann::json& v, const std::string& k) {
+    return json_fields::get_int_list<int64_t>(v, kWhat, k);
 }
-
-std::vector<int64_t> get_int_list(const nlohmann::json& v, const std::string& key) {
-    CANTER_CHECK(v.is_array(), InvalidArgument,
-                 "Wan VAE config key '" << key << "' must be a list of integers, got " << v.dump());
-    std::vector<int64_t> out;
-    for (const auto& e : v) out.push_back(get_int(e, key + "[]"));
-    return out;
-}
-
-std::vector<bool> get_bool_list(const nlohmann::json& v, const std::string& key) {
-    CANTER_CHECK(v.is_array(), InvalidArgument,
-                 "Wan VAE config key '" << key << "' must be a list of booleans, got " << v.dump());
-    std::vector<bool> out;
-    for (const auto& e : v) {
-        CANTER_CHECK(e.is_boolean(), InvalidArgument,
-                     "Wan VAE config key '" << key << "' must hold booleans, got " << v.dump());
-        out.push_back(e.get<bool>());
-    }
-    return out;
-}
-
-template <typename T>
-std::string list_str(const std::vector<T>& v) {
-    std::ostringstream os;
-    os << '[';
-    for (size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << v[i];
-    os << ']';
-    return os.str();
+std::vector<bool> get_bool_list(const nlohmann::json& v, const std::string& k) {
+    return json_fields::get_bool_list(v, kWhat, k);
 }
 
 }  // namespace
@@ -104,16 +80,16 @@ void WanVaeConfig::validate() const {
     CANTER_CHECK(!dim_mult.empty(), InvalidArgument, "Wan VAE config: dim_mult is empty");
     for (int64_t m : dim_mult)
         CANTER_CHECK(m > 0, InvalidArgument,
-                     "Wan VAE config: dim_mult " << list_str(dim_mult) << " must be positive");
+                     "Wan VAE config: dim_mult " << shape_str(dim_mult) << " must be positive");
     CANTER_CHECK(num_res_blocks >= 1, InvalidArgument,
                  "Wan VAE config: num_res_blocks must be >= 1, got " << num_res_blocks);
     // Upstream reads temperal_downsample[i] only for the stages that resample (all but the
     // last); a longer list would give the last stage's shortcut a factor_t of 2 with no
     // matching main path, which crashes upstream.
     CANTER_CHECK(temperal_downsample.size() + 1 == dim_mult.size(), InvalidArgument,
-                 "Wan VAE config: temperal_downsample " << list_str(temperal_downsample)
+                 "Wan VAE config: temperal_downsample " << shape_str(temperal_downsample)
                      << " needs " << dim_mult.size() - 1 << " entries (one per resampling stage "
-                     << "of dim_mult " << list_str(dim_mult) << ")");
+                     << "of dim_mult " << shape_str(dim_mult) << ")");
     // The shortcuts regroup channels: AvgDown3D needs in*f % out == 0, DupUp3D out*f % in == 0.
     for (const auto& s : encoder_stages()) {
         const int64_t f = (s.temporal ? 2 : 1) * (s.resample ? 4 : 1);
@@ -180,8 +156,8 @@ int64_t WanVaeConfig::spatial_stride() const {
 std::string WanVaeConfig::summary() const {
     std::ostringstream os;
     os << "Wan2.2 VAE: dim " << dim << ", dec_dim " << dec_dim << ", z_dim " << z_dim
-       << ", dim_mult " << list_str(dim_mult) << ", num_res_blocks " << num_res_blocks
-       << ", temperal_downsample " << list_str(temperal_downsample) << " (stride T x"
+       << ", dim_mult " << shape_str(dim_mult) << ", num_res_blocks " << num_res_blocks
+       << ", temperal_downsample " << shape_str(temperal_downsample) << " (stride T x"
        << temporal_stride() << ", HW x" << spatial_stride() << ")";
     return os.str();
 }
