@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "io/checkpoint.h"
+#include "tensor/ops.h"
 #include "util/check.h"
 
 namespace canter::models {
@@ -95,6 +96,10 @@ void TensorCollector::visit(const std::string& key, at::Tensor& slot, const std:
         return;
     }
     tensors_[key] = slot;
+}
+
+void Bf16Rounder::visit(const std::string&, at::Tensor& slot, const std::vector<int64_t>&, at::ScalarType, bool) {
+    if (slot.defined()) slot = tensor::round_bf16(slot);
 }
 
 RandomFiller::RandomFiller(uint64_t seed) : generator_(at::make_generator<at::CPUGeneratorImpl>(seed)) {}

@@ -81,6 +81,14 @@ private:
     std::map<std::string, at::Tensor> tensors_;
 };
 
+// Rounds every defined slot to bf16 values in place (upstream casts these models to bf16; canter
+// keeps the fp32 dtype and the bf16 values).
+class Bf16Rounder : public WeightVisitor {
+public:
+    void visit(const std::string& key, at::Tensor& slot, const std::vector<int64_t>& shape,
+               at::ScalarType dtype, bool required) override;
+};
+
 // Fills every slot with deterministic random values (models without their own random()):
 // matrices/kernels N(0, 1/fan_in), `*bias` zeros, `*.alpha`/`*.beta` (log-scale Snake) zeros,
 // everything else 1-like (norm gains, weight-norm magnitudes). Same seed => same values.

@@ -52,14 +52,6 @@ struct RandomFill : models::WeightVisitor {
     }
 };
 
-// Rounds every loaded tensor to bf16 values (upstream casts the model to bf16).
-struct RoundBf16 : models::WeightVisitor {
-    void visit(const std::string&, at::Tensor& slot, const std::vector<int64_t>&, at::ScalarType,
-               bool) override {
-        if (slot.defined()) slot = tensor::round_bf16(slot);
-    }
-};
-
 }  // namespace
 
 void TurboVaedWeights::visit(models::WeightVisitor& v, const TurboVaedConfig& c,
@@ -115,7 +107,7 @@ TurboVaed TurboVaed::load(const std::string& path, const TurboVaedConfig& config
         ignored.push_back(std::string(root) + "aligned_feature_projection");
     binder.finish(ignored);
     if (options.bf16_rounding) {
-        RoundBf16 round;
+        models::Bf16Rounder round;
         model.weights_.visit(round, config, prefix);
     }
     return model;

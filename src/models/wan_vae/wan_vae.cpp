@@ -78,14 +78,6 @@ struct RandomFill : models::WeightVisitor {
     }
 };
 
-// Rounds every loaded tensor to bf16 values (upstream casts the model to bf16).
-struct RoundBf16 : models::WeightVisitor {
-    void visit(const std::string&, at::Tensor& slot, const std::vector<int64_t>&, at::ScalarType,
-               bool) override {
-        if (slot.defined()) slot = tensor::round_bf16(slot);
-    }
-};
-
 at::Tensor encoder_stage(const StageWeights& s, const at::Tensor& x, FeatureCache* cache) {
     at::Tensor y = x;
     for (const auto& b : s.blocks) y = b.forward(y, cache);
@@ -158,7 +150,7 @@ WanVae WanVae::load(const std::string& path, const WanVaeConfig& config,
     if (!options.load_decoder) ignored = {"decoder.", "conv2."};
     binder.finish(ignored);
     if (options.bf16_rounding) {
-        RoundBf16 round;
+        models::Bf16Rounder round;
         model.weights_.visit(round, config, options.load_encoder, options.load_decoder);
     }
     model.init_scale();
