@@ -1,0 +1,14 @@
+// Builds without the CUDA path (LibTorch without CUDA, or no nvcc): every query says so.
+#include "tensor/cuda/cuda_backend.h"
+
+namespace canter::tensor::cuda {
+
+bool compiled() { return false; }
+
+void query(BackendInfo& info) { info.no_device_reason = "this build has no CUDA path"; }
+
+void synchronize(int) {}
+
+std::string run_probe_kernel(int) { return "this build has no CUDA path"; }
+
+}  // namespace canter::tensor::cuda
