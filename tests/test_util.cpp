@@ -8,6 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tensor/compat.h"
+#include "tensor/device_info.h"
+
 namespace canter::testing {
 
 namespace fs = std::filesystem;
@@ -46,8 +49,26 @@ std::string Diff::describe() const {
     return os.str();
 }
 
+const std::vector<std::string>& golden_devices() {
+    static const std::vector<std::string> kDevices = {"cpu", "cuda"};
+    return kDevices;
+}
+
+bool in_ci() {
+    const char* ci = std::getenv("CI");
+    return ci && std::string(ci) == "true";
+}
+
+std::string device_unavailable_reason(const std::string& device) {
+    if (device == "cpu") return "";
+    if (!tensor::cuda_usable())
+        return "no usable CUDA device for the " + device + " cases: " + tensor::describe_backend(tensor::backend_info());
+    tensor::disable_tf32();
+    return "";
+}
+
 Diff compare(const at::Tensor& actual, const at::Tensor& expected) {
-    at::Tensor a = actual.to(at::kDouble).flatten(), e = expected.to(at::kDouble).flatten();
+    at::Tensor a = actual.cpu().to(at::kDouble).flatten(), e = expected.cpu().to(at::kDouble).flatten();
     at::Tensor d = (a - e).abs();
     Diff out;
     if (d.numel() == 0) return out;

@@ -13,6 +13,7 @@ struct ConformRequest {
     std::string case_path;   // case .safetensors with input.* tensors and __metadata__
     std::string out_path;    // output .safetensors (written atomically)
     std::string precision = "fp32";  // fp32 | bf16
+    std::string device = "cpu";      // cpu | cuda | cuda:N (fp32 on CUDA runs with TF32 off)
 };
 
 struct ConformReport {

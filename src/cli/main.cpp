@@ -25,7 +25,7 @@ const char* kUsage =
     "%GENERATE%"
     "  demo       run one DiT forward of a small built-in model and report it\n"
     "             [--seconds N] [--seed N]\n"
-    "  conform    KIND --model DIR --case FILE --out FILE [--precision fp32|bf16]\n"
+    "  conform    KIND --model DIR --case FILE --out FILE [--precision fp32|bf16] [--device cpu|cuda[:N]]\n"
     "             run a reference case and write results under the reference names\n"
     "  inspect    PATH   list tensors of a .safetensors / index / model folder, summarise a\n"
     "             DiT config (parameter count) or a canter model folder's manifest\n"
@@ -46,7 +46,7 @@ std::string usage() {
 }
 
 int cmd_conform(const std::vector<std::string>& argv) {
-    canter::cli::Args args(argv, {"model", "case", "out", "precision"}, {});
+    canter::cli::Args args(argv, {"model", "case", "out", "precision", "device"}, {});
     const auto& pos = args.positional();
     if (pos.size() != 1) {
         std::cerr << "canter conform: expected exactly one KIND (" ;
@@ -61,6 +61,7 @@ int cmd_conform(const std::vector<std::string>& argv) {
     req.case_path = args.require("case");
     req.out_path = args.require("out");
     req.precision = args.get("precision", "fp32");
+    req.device = args.get("device", "cpu");
     const auto report = canter::run_conformance(req);
     std::cout << "conform " << req.kind << " (" << req.precision << "): wrote " << report.written.size()
               << " tensors to " << req.out_path << " in " << report.seconds << " s\n";

@@ -5,6 +5,7 @@
 
 #include "conform/conform_internal.h"
 #include "tensor/compat.h"
+#include "tensor/device_info.h"
 #include "util/check.h"
 
 namespace canter {
@@ -37,6 +38,16 @@ nlohmann::json CaseFile::meta(const std::string& key, const nlohmann::json& fall
     }
 }
 
+c10::Device device_of(const ConformRequest& request) {
+    if (request.device == "cpu") return c10::Device(c10::kCPU);
+    try {
+        const c10::Device d(request.device == "cuda" ? "cuda:0" : request.device);
+        if (d.is_cuda()) return d;
+    } catch (const std::exception&) {
+    }
+    CANTER_THROW(InvalidArgument, "--device must be cpu, cuda or cuda:N, got '" << request.device << "'");
+}
+
 }  // namespace conform
 
 std::vector<std::string> conformance_kinds() {
@@ -55,6 +66,15 @@ ConformReport run_conformance(const ConformRequest& request) {
         for (const auto& k : kinds) list += (list.empty() ? "" : ", ") + k;
         CANTER_THROW(InvalidArgument, "unknown conformance kind '" << request.kind << "' (this build supports: "
                                                                    << list << ")");
+    }
+    const c10::Device device = conform::device_of(request);
+    if (device.is_cuda()) {
+        const auto& backend = tensor::backend_info();
+        CANTER_CHECK(tensor::cuda_usable() && device.index() < static_cast<int>(backend.devices.size()), Unsupported,
+                     "--device " << request.device << ": no usable CUDA device here ("
+                                 << tensor::describe_backend(backend) << ")");
+        // The fp32 contract is plain fp32: TF32 matmuls/convolutions drift by ~1e-3.
+        if (request.precision == "fp32") tensor::disable_tf32();
     }
     tensor::InferenceGuard guard;
     const auto t0 = std::chrono::steady_clock::now();
@@ -77,8 +97,9 @@ ConformReport run_conformance(const ConformRequest& request) {
     } else {
         CANTER_THROW(Internal, "conformance kind '" << request.kind << "' has no runner");
     }
+    for (auto& [name, t] : out) t = t.cpu();
     io::write_safetensors(request.out_path, out,
-                          {{"kind", request.kind}, {"precision", request.precision},
+                          {{"kind", request.kind}, {"precision", request.precision}, {"device", request.device},
                            {"case", request.case_path}, {"model", request.model}});
     ConformReport report;
     for (const auto& [name, t] : out) report.written.push_back(name);

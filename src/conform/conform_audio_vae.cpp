@@ -16,6 +16,7 @@ TensorMap run_audio_vae(const ConformRequest& request, const CaseFile& c) {
                  c.path() << ": audio-vae case has neither 'decode.input_latent_BTC' nor "
                           << "'encode.input_waveform'");
     audio_vae::AudioVaeOptions options;
+    options.device = device_of(request);
     options.load_encoder = want_encode;
     options.load_decoder = want_decode;
     const auto model = audio_vae::AudioVae::load(request.model, options);

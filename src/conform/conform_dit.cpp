@@ -16,6 +16,7 @@ TensorMap run_dit(const ConformRequest& request, const CaseFile& c) {
     const auto proxy = pipeline::DataProxyConfig::from_json(c.meta("data_proxy_config", nlohmann::json::object()));
 
     dit::DitOptions options;
+    options.device = device_of(request);
     options.precision = dit::parse_precision(request.precision);
     const auto model = dit::DitModel::load(request.model, config, options);
 

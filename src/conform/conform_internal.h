@@ -2,6 +2,7 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 #include <nlohmann/json.hpp>
 
 #include <map>
@@ -29,6 +30,9 @@ public:
 private:
     std::shared_ptr<io::SafetensorsFile> file_;
 };
+
+// The device of a validated request (run_conformance checks it first).
+c10::Device device_of(const ConformRequest& request);
 
 TensorMap run_dit(const ConformRequest& request, const CaseFile& c);
 TensorMap run_sample(const ConformRequest& request, const CaseFile& c);     // conform_sample.cpp

@@ -64,6 +64,7 @@ dit::DitModel load_model(const ConformRequest& request, const CaseFile& c) {
     if (!overrides.is_null()) config.apply(overrides);
     config.validate();
     dit::DitOptions options;
+    options.device = device_of(request);
     options.precision = dit::parse_precision(request.precision);
     return dit::DitModel::load(request.model, config, options);
 }

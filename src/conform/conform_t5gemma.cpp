@@ -11,6 +11,7 @@ namespace canter::conform {
 
 TensorMap run_text_encoder(const ConformRequest& request, const CaseFile& c) {
     t5gemma::T5GemmaOptions options;
+    options.device = device_of(request);
     options.precision = dit::parse_precision(request.precision);
     const auto encoder = t5gemma::T5GemmaEncoder::load(request.model, options);
     const at::Tensor ids = c.input("input.input_ids");

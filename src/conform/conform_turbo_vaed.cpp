@@ -22,6 +22,7 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 TensorMap run_turbo_vaed(const ConformRequest& request, const CaseFile& c) {
     turbo_vaed::TurboVaedOptions options;
+    options.device = device_of(request);
     // bf16 = upstream's numerics as far as values go: weights and the de-normalised latent
     // rounded to bf16, arithmetic in fp32 (no bf16 golden exists for the VAEs).
     options.bf16_rounding = request.precision == "bf16";

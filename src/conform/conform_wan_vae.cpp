@@ -17,6 +17,7 @@ TensorMap run_wan_vae(const ConformRequest& request, const CaseFile& c) {
                  c.path() << ": wan-vae case has neither 'encode.input_video' nor "
                           << "'decode.input_latent'");
     wan_vae::WanVaeOptions options;
+    options.device = device_of(request);
     // bf16 = MagiHuman's bf16 wrapper as far as values go: weights, inputs and the latent
     // normalisation in bf16, network arithmetic in fp32 (no bf16 golden exists for the VAEs).
     options.bf16_rounding = request.precision == "bf16";

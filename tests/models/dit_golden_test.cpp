@@ -1,4 +1,5 @@
-// The three golden DiT cases at both precisions, through the library (not the CLI).
+// Every golden DiT case (dit/ and dit_long/) at both precisions on every device, through the
+// library (not the CLI).
 #include <nlohmann/json.hpp>
 
 #include "conform/conform_internal.h"
@@ -14,44 +15,63 @@ namespace {
 using testing::golden;
 using testing::near;
 
+// One golden case: the set (`dit`: L = 58; `dit_long`: L = 1,116, GQA 3:1, overlapping windows),
+// the case kind, the precision and the device it runs on.
 struct Case {
+    std::string set;
     std::string name;
     dit::Precision precision;
+    std::string device;
 };
+
+void PrintTo(const Case& c, std::ostream* os) {
+    *os << c.set << "/" << c.name << "/" << dit::precision_name(c.precision) << "/" << c.device;
+}
 
 class DitGolden : public ::testing::TestWithParam<Case> {};
 
-// Every golden DiT case at both precisions.
-const auto kAllCases = ::testing::Values(Case{"t2v", dit::Precision::kFP32}, Case{"t2v", dit::Precision::kBF16},
-                                         Case{"ti2v", dit::Precision::kFP32}, Case{"ti2v", dit::Precision::kBF16},
-                                         Case{"local_attn", dit::Precision::kFP32},
-                                         Case{"local_attn", dit::Precision::kBF16});
+// Every golden DiT case of both sets at both precisions on every device.
+std::vector<Case> all_cases() {
+    std::vector<Case> cases;
+    for (const std::string& device : testing::golden_devices())
+        for (const char* set : {"dit", "dit_long"})
+            for (const char* name : {"t2v", "ti2v", "local_attn"})
+                for (auto p : {dit::Precision::kFP32, dit::Precision::kBF16}) cases.push_back({set, name, p, device});
+    return cases;
+}
+const auto kAllCases = ::testing::ValuesIn(all_cases());
 
 std::string case_name(const ::testing::TestParamInfo<Case>& info) {
-    return info.param.name + "_" + dit::precision_name(info.param.precision);
+    const Case& c = info.param;
+    return c.set + "_" + c.name + "_" + dit::precision_name(c.precision) + "_" + c.device;
 }
+
+std::string case_file(const Case& c) { return golden(c.set + "/case_" + c.name + ".safetensors"); }
 
 TEST_P(DitGolden, MatchesReference) {
     const Case& tc = GetParam();
+    CANTER_SKIP_UNLESS_DEVICE(tc.device);
     const bool fp32 = tc.precision == dit::Precision::kFP32;
     // Tolerances from golden/README.md: fp32 port vs fp32.* 2e-5; bf16 port vs native.* 5e-2.
     const double tol = fp32 ? 2e-5 : 5e-2;
     const std::string prefix = fp32 ? "fp32." : "native.";
-    auto ref = io::SafetensorsFile::open(golden("dit/case_" + tc.name + ".safetensors"));
-    conform::CaseFile c(golden("dit/case_" + tc.name + ".safetensors"));
+    auto ref = io::SafetensorsFile::open(case_file(tc));
+    conform::CaseFile c(case_file(tc));
 
-    dit::DitConfig config = dit::DitConfig::from_model_dir(golden("dit"));
+    dit::DitConfig config = dit::DitConfig::from_model_dir(golden(tc.set));
     config.apply(c.meta("arch_overrides", nlohmann::json::object()));
     const auto proxy = pipeline::DataProxyConfig::from_json(c.meta("data_proxy_config"));
     dit::DitOptions options;
     options.precision = tc.precision;
-    const auto model = dit::DitModel::load(golden("dit"), config, options);
+    options.device = c10::Device(tc.device);
+    const auto model = dit::DitModel::load(golden(tc.set), config, options);
 
     const auto packed = pipeline::pack(c.input("input.x_t"), c.input("input.audio_latent"),
                                        c.input("input.txt_feat"),
                                        c.input("input.txt_feat_len").item<int64_t>(), proxy);
-    // Packing is exact.
-    EXPECT_TRUE(near(packed.padded_tokens(3584), ref->tensor("packed.x"), 0, "packed.x"));
+    // Packing is exact (dit_long leaves packed.x out: 16 MB a case).
+    if (ref->contains("packed.x"))
+        EXPECT_TRUE(near(packed.padded_tokens(3584), ref->tensor("packed.x"), 0, "packed.x"));
     EXPECT_TRUE(near(packed.seq.coords, ref->tensor("packed.coords_mapping"), 0, "coords"));
     EXPECT_TRUE(at::equal(packed.modality, ref->tensor("packed.modality_mapping")));
     EXPECT_TRUE(at::equal(packed.local_q_ranges, ref->tensor("packed.local_q_ranges")));
@@ -81,32 +101,60 @@ TEST_P(DitGolden, MatchesReference) {
                      "audio_out"));
 }
 
+// bf16 layer outputs: two correct bf16 implementations differ only where a bf16 rounding of an
+// fp32 accumulation lands on the other side of a tie. On an AVX512-BF16 CPU or a GPU the GEMMs
+// run natively in bf16 with their own accumulation order, so such flips are more frequent than
+// with fp32-widened weights; one flip moves an output by one bf16 ulp of the rounded value
+// (2^-6 = 0.0156 for values in [2, 4)). So the bound is: at most 1 bf16 ulp of the tensor's
+// largest magnitude anywhere, and at most 0.1 % of the elements beyond 1e-2. Measured on the
+// golden cases (AVX512-BF16, native bf16 GEMMs): <= 0.0158 and <= 0.014 %; with one cast
+// removed (the bf16 rounding of the attention output) 0.32-0.89 % of the elements are beyond
+// 1e-2 in every case, so the test fails.
+::testing::AssertionResult near_bf16_flips(const at::Tensor& actual, const at::Tensor& expected,
+                                           const std::string& what) {
+    if (actual.sizes() != expected.sizes())
+        return ::testing::AssertionFailure() << what << ": shape " << actual.sizes() << " vs " << expected.sizes();
+    const at::Tensor d = (actual.cpu().to(at::kDouble) - expected.to(at::kDouble)).abs();
+    const double peak = expected.abs().max().item<double>();
+    const double ulp = std::ldexp(1.0, static_cast<int>(std::floor(std::log2(std::max(peak, 1e-30)))) - 7);
+    const double max_abs = d.max().item<double>();
+    const double beyond = (d > 1e-2).to(at::kDouble).mean().item<double>();
+    std::cout << "  [compare] " << what << ": max_abs=" << max_abs << " (bound " << ulp << " = 1 bf16 ulp of "
+              << peak << "), " << 100 * beyond << " % beyond 1e-2 (bound 0.1 %)\n";
+    if (max_abs > ulp || beyond > 0.001)
+        return ::testing::AssertionFailure() << what << ": more than bf16 rounding flips (max_abs " << max_abs
+                                             << ", " << 100 * beyond << " % beyond 1e-2)";
+    return ::testing::AssertionSuccess();
+}
+
 // Each layer alone, fed the reference's own input, must reproduce the reference output of
-// that layer: fp32 to 2e-5; bf16 to 1e-2, i.e. a few bf16 ulps where a rounding tie of an
-// fp32 accumulation flips (an error in cast placement shows up as >> 1e-2 across many rows).
+// that layer: fp32 to 2e-5; bf16 up to rounding flips (near_bf16_flips).
 class DitGoldenLayer : public DitGolden {};
 
 TEST_P(DitGoldenLayer, EachLayerInIsolation) {
     const Case& tc = GetParam();
+    CANTER_SKIP_UNLESS_DEVICE(tc.device);
     const bool fp32 = tc.precision == dit::Precision::kFP32;
     const std::string prefix = fp32 ? "fp32." : "native.";
-    const std::string file = golden("dit/case_" + tc.name + ".safetensors");
+    const std::string file = case_file(tc);
     auto ref = io::SafetensorsFile::open(file);
     conform::CaseFile c(file);
-    dit::DitConfig config = dit::DitConfig::from_model_dir(golden("dit"));
+    dit::DitConfig config = dit::DitConfig::from_model_dir(golden(tc.set));
     config.apply(c.meta("arch_overrides", nlohmann::json::object()));
     dit::DitOptions options;
     options.precision = tc.precision;
-    const auto model = dit::DitModel::load(golden("dit"), config, options);
+    options.device = c10::Device(tc.device);
+    const auto model = dit::DitModel::load(golden(tc.set), config, options);
     const auto packed = pipeline::pack(c.input("input.x_t"), c.input("input.audio_latent"),
                                        c.input("input.txt_feat"), c.input("input.txt_feat_len").item<int64_t>(),
                                        pipeline::DataProxyConfig::from_json(c.meta("data_proxy_config")));
-    const auto rope = dit::rope_table(packed.seq.coords, model.weights().rope_bands);
+    const auto rope = dit::rope_table(packed.seq.coords.to(options.device), model.weights().rope_bands);
     for (int i = 0; i < config.num_layers; ++i) {
         const std::string in = i == 0 ? "adapter_out" : "layer_out." + std::to_string(i - 1);
         const std::string n = "layer_out." + std::to_string(i);
-        at::Tensor out = model.forward_layer(i, ref->tensor(prefix + in), packed.seq, rope.sin, rope.cos);
-        EXPECT_TRUE(near(out, ref->tensor(prefix + n), fp32 ? 2e-5 : 1e-2, "isolated " + n));
+        at::Tensor out = model.forward_layer(i, ref->tensor(prefix + in).to(options.device), packed.seq, rope.sin, rope.cos);
+        if (fp32) EXPECT_TRUE(near(out, ref->tensor(prefix + n), 2e-5, "isolated " + n));
+        else EXPECT_TRUE(near_bf16_flips(out, ref->tensor(prefix + n), "isolated " + n));
     }
 }
 

@@ -47,12 +47,17 @@ at::Tensor valid_rows(const at::Tensor& x, const at::Tensor& mask) {
 struct GoldenParam {
     std::string name;
     dit::Precision precision;
+    std::string device;
 };
+void PrintTo(const GoldenParam& p, std::ostream* os) {
+    *os << p.name << "/" << dit::precision_name(p.precision) << "/" << p.device;
+}
 
 class T5GemmaGolden : public ::testing::TestWithParam<GoldenParam> {};
 
 TEST_P(T5GemmaGolden, MatchesReference) {
     const auto& p = GetParam();
+    CANTER_SKIP_UNLESS_DEVICE(p.device);
     const bool fp32 = p.precision == dit::Precision::kFP32;
     // golden README §4 / conformance contract: fp32 1e-5 abs; bf16 0.1 abs (upstream's own
     // native-vs-fp32 gap is 0.036-0.047).
@@ -61,13 +66,14 @@ TEST_P(T5GemmaGolden, MatchesReference) {
     auto ref = io::SafetensorsFile::open(golden("t5gemma/case_" + p.name + ".safetensors"));
     T5GemmaOptions options;
     options.precision = p.precision;
+    options.device = c10::Device(p.device);
     const auto enc = T5GemmaEncoder::load(golden("t5gemma"), options);
     const at::Tensor ids = ref->tensor("input.input_ids"), mask = ref->tensor("input.attention_mask");
 
     std::map<std::string, at::Tensor> taps;
     const at::Tensor lhs = enc.forward(ids, mask, [&](const std::string& n, int i, const at::Tensor& t) {
-        taps[n == "layer_out" ? n + "." + std::to_string(i) : n] = t.clone();
-    });
+        taps[n == "layer_out" ? n + "." + std::to_string(i) : n] = t.cpu().clone();
+    }).cpu();
     ASSERT_EQ(taps.size(), 1u + enc.config().num_hidden_layers);
     for (const auto& [name, t] : taps) {
         // Inside the bf16 residual stream (|x| up to ~13) one bf16 ulp is 0.0625, and two correct
@@ -99,14 +105,17 @@ TEST_P(T5GemmaGolden, MatchesReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, T5GemmaGolden,
-                         ::testing::Values(GoldenParam{"prompt", dit::Precision::kFP32},
-                                           GoldenParam{"prompt", dit::Precision::kBF16},
-                                           GoldenParam{"long_prompt", dit::Precision::kFP32},
-                                           GoldenParam{"long_prompt", dit::Precision::kBF16},
-                                           GoldenParam{"padded_batch", dit::Precision::kFP32},
-                                           GoldenParam{"padded_batch", dit::Precision::kBF16}),
+                         ::testing::ValuesIn([] {
+                             std::vector<GoldenParam> cases;
+                             for (const std::string& device : testing::golden_devices())
+                                 for (const char* name : {"prompt", "long_prompt", "padded_batch"})
+                                     for (auto p : {dit::Precision::kFP32, dit::Precision::kBF16})
+                                         cases.push_back({name, p, device});
+                             return cases;
+                         }()),
                          [](const ::testing::TestParamInfo<GoldenParam>& info) {
-                             return info.param.name + "_" + dit::precision_name(info.param.precision);
+                             return info.param.name + "_" + dit::precision_name(info.param.precision) + "_" +
+                                    info.param.device;
                          });
 
 // The optional eager path (soft-capped scores) against transformers' eager run.

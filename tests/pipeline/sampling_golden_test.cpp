@@ -24,9 +24,10 @@ using testing::near;
 struct Case {
     std::string name;
     dit::Precision precision;
+    std::string device;
 };
 void PrintTo(const Case& c, std::ostream* os) {
-    *os << c.name << "/" << dit::precision_name(c.precision);
+    *os << c.name << "/" << dit::precision_name(c.precision) << "/" << c.device;
 }
 
 // golden/README.md: sampling (incl. SR) fp32 1e-4 on every recorded tensor; bf16 8e-2 for the
@@ -44,6 +45,7 @@ class SamplingGolden : public ::testing::TestWithParam<Case> {};
 
 TEST_P(SamplingGolden, EveryStepMatchesReference) {
     const Case& tc = GetParam();
+    CANTER_SKIP_UNLESS_DEVICE(tc.device);
     const bool fp32 = tc.precision == dit::Precision::kFP32;
     const std::string prefix = fp32 ? "fp32." : "native.";
     const double tol = tolerance(tc);
@@ -55,6 +57,7 @@ TEST_P(SamplingGolden, EveryStepMatchesReference) {
     request.model = golden("dit");
     request.case_path = file;
     request.precision = fp32 ? "fp32" : "bf16";
+    request.device = tc.device;
     const conform::CaseFile c(file);
     const conform::TensorMap out = conform::run_sample(request, c);
 
@@ -106,14 +109,15 @@ TEST_P(SamplingGolden, EveryStepMatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(
     AllCases, SamplingGolden,
-    ::testing::Values(
-        Case{"distill_t2v", dit::Precision::kFP32}, Case{"distill_t2v", dit::Precision::kBF16},
-        Case{"distill_ti2v", dit::Precision::kFP32}, Case{"distill_ti2v", dit::Precision::kBF16},
-        Case{"base_cfg_ti2v", dit::Precision::kFP32}, Case{"base_cfg_ti2v", dit::Precision::kBF16},
-        Case{"sr_t2v", dit::Precision::kFP32}, Case{"sr_t2v", dit::Precision::kBF16},
-        Case{"sr_cfg_ti2v", dit::Precision::kFP32}, Case{"sr_cfg_ti2v", dit::Precision::kBF16}),
+    ::testing::ValuesIn([] {
+        std::vector<Case> cases;
+        for (const std::string& device : testing::golden_devices())
+            for (const char* name : {"distill_t2v", "distill_ti2v", "base_cfg_ti2v", "sr_t2v", "sr_cfg_ti2v"})
+                for (auto p : {dit::Precision::kFP32, dit::Precision::kBF16}) cases.push_back({name, p, device});
+        return cases;
+    }()),
     [](const auto& info) {
-        return info.param.name + "_" + dit::precision_name(info.param.precision);
+        return info.param.name + "_" + dit::precision_name(info.param.precision) + "_" + info.param.device;
     });
 
 TEST(SamplingConform, CliWritesReferenceNames) {
