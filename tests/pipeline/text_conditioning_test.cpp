@@ -48,7 +48,7 @@ TEST(TextCond, PadOrTrimContext) {
 }
 
 TEST(TextCond, GoldenPromptsEndToEnd) {
-    if (!t5gemma::Tokenizer::available()) GTEST_SKIP() << "built without SentencePiece";
+    if (!t5gemma::Tokenizer::available()) CANTER_SKIP_OPTIONAL("built without SentencePiece");
     const auto tok = t5gemma::Tokenizer::load(golden("t5gemma"));
     const auto enc = t5gemma::T5GemmaEncoder::load(golden("t5gemma"), t5gemma::T5GemmaOptions{});
     for (const std::string name : {"prompt", "long_prompt"}) {
@@ -65,7 +65,7 @@ TEST(TextCond, GoldenPromptsEndToEnd) {
 }
 
 TEST(TextCond, EmptyAndHugePrompts) {
-    if (!t5gemma::Tokenizer::available()) GTEST_SKIP() << "built without SentencePiece";
+    if (!t5gemma::Tokenizer::available()) CANTER_SKIP_OPTIONAL("built without SentencePiece");
     const auto tok = t5gemma::Tokenizer::load(golden("t5gemma"));
     const auto enc = t5gemma::T5GemmaEncoder::load(golden("t5gemma"), t5gemma::T5GemmaOptions{});
     // Empty prompt: just <bos>, one real row, the rest zeros.
