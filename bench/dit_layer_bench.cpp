@@ -9,7 +9,9 @@
 // is then a scalar fallback. Both reference rates are printed so the ratio can be read
 // against the path canter actually takes (fp32) and against the one the issue names (bf16).
 //
-// Usage: canter_bench_dit_layer [--reps N] [--mm-reps N] [--bf16-rows M] [--text-len N]
+// Usage: canter_bench_dit_layer [--reps N] [--mm-reps N] [--bf16-rows M] [--text-len N] [--device cpu|cuda]
+// On CUDA every timed run ends with a device synchronisation, and the bf16 reference GEMM uses
+// all L rows (cuBLAS has no slow bf16 fallback).
 // Defaults take ~4.5 min on an idle 2-core AVX2 machine; --reps 1 --mm-reps 0 about 1.5 min.
 
 #include <ATen/ATen.h>
@@ -37,6 +39,8 @@
 #include "models/dit/rope.h"
 #include "pipeline/packing.h"
 #include "tensor/attention.h"
+#include "tensor/compat.h"
+#include "tensor/device_info.h"
 #include "tensor/ops.h"
 
 namespace {
@@ -48,7 +52,13 @@ struct Args {
     int mm_reps = 1;       // the mm layer costs as much as the shared one: 1 run keeps < 3 min
     int64_t bf16_rows = 128;  // ATen's bf16 CPU GEMM is ~100x slower: a smaller M, same rate
     int64_t text_len = 300;
+    std::string device = "cpu";
 };
+
+// The device every tensor of the run lives on (--device).
+c10::Device g_device(c10::kCPU);
+at::Tensor randn(at::IntArrayRef shape) { return at::randn(shape, at::TensorOptions().device(g_device)); }
+at::Tensor rand(at::IntArrayRef shape) { return at::rand(shape, at::TensorOptions().device(g_device)); }
 
 Args parse_args(int argc, char** argv) {
     Args a;
@@ -65,10 +75,11 @@ Args parse_args(int argc, char** argv) {
         else if (s == "--mm-reps") a.mm_reps = static_cast<int>(std::max(0L, next()));
         else if (s == "--bf16-rows") a.bf16_rows = std::max(1L, next());
         else if (s == "--text-len") a.text_len = std::clamp(next(), 0L, 640L);
+        else if (s == "--device" && i + 1 < argc) a.device = argv[++i];
         else {
             std::fprintf(stderr,
                          "usage: %s [--reps N] [--mm-reps N (0 = skip)] [--bf16-rows M] "
-                         "[--text-len N]\n",
+                         "[--text-len N] [--device cpu|cuda]\n",
                          argv[0]);
             std::exit(s == "-h" || s == "--help" ? 0 : 2);
         }
@@ -96,11 +107,13 @@ struct Timing {
 // both threads stay busy (~100 %); other processes on the two cores push it down.
 Timing time_median(const std::function<void()>& fn, int reps, int warmup = 1) {
     for (int i = 0; i < warmup; ++i) fn();
+    canter::tensor::synchronize(g_device);
     std::vector<double> t;
     const double cpu0 = cpu_seconds();
     for (int i = 0; i < reps; ++i) {
         const auto t0 = Clock::now();
         fn();
+        canter::tensor::synchronize(g_device);  // CUDA work is asynchronous
         t.push_back(seconds_since(t0));
     }
     const double cpu = cpu_seconds() - cpu0;
@@ -183,13 +196,28 @@ int main(int argc, char** argv) {
     at::set_num_threads(2);  // both cores of the target machine
     c10::InferenceMode inference;
     using namespace canter;
+    try {
+        g_device = c10::Device(args.device == "cuda" ? "cuda:0" : args.device);
+    } catch (const std::exception&) {
+        std::fprintf(stderr, "--device must be cpu, cuda or cuda:N, got '%s'\n", args.device.c_str());
+        return 2;
+    }
+    if (g_device.is_cuda() && !tensor::cuda_usable()) {
+        std::fprintf(stderr, "--device %s: no usable CUDA device (%s)\n", args.device.c_str(), backend_description());
+        return 3;
+    }
+    const bool on_cuda = g_device.is_cuda();
+    if (on_cuda) tensor::disable_tf32();  // the fp32 reference row is plain fp32
 
     std::printf("# canter DiT layer benchmark\n\n");
     std::printf("- CPU: %s\n", cpu_summary().c_str());
     std::printf("- backend: %s\n", backend_description());
-    std::printf("- native bf16 GEMM: %s (block matrices held as %s)\n",
-                tensor::has_fast_bf16_matmul(c10::Device(c10::kCPU)) ? "yes" : "no",
-                c10::toString(dit::dit_matrix_dtype(dit::DitOptions{})));
+    dit::DitOptions bf16_options;
+    bf16_options.precision = dit::Precision::kBF16;
+    bf16_options.device = g_device;
+    std::printf("- device: %s; native bf16 GEMM: %s (block matrices held as %s)\n", g_device.str().c_str(),
+                tensor::has_fast_bf16_matmul(g_device) ? "yes" : "no",
+                c10::toString(dit::dit_matrix_dtype(bf16_options)));
     // Two cores: any other busy process (a compiler) shows up directly in the timings. The
     // load average lags by a minute, so sample the CPU counters over one second as well.
     const double busy = machine_busy_fraction();
@@ -251,8 +279,8 @@ int main(int argc, char** argv) {
     // The fp32 GEMM runs at the start and again at the end, with more repetitions than the
     // rest (each takes ~1.5 s): on a shared VM its rate drifts by ~10 %, and the faster of the
     // two medians is the fairest "machine peak" to hold the layer against.
-    at::Tensor gemm_w = at::randn({H, H}) / std::sqrt(double(H));
-    at::Tensor gemm_x = at::randn({L, H});
+    at::Tensor gemm_w = randn({H, H}) / std::sqrt(double(H));  // on --device
+    at::Tensor gemm_x = randn({L, H});
     const int gemm_reps = std::max(5, args.reps);
     auto fp32_gemm = [&](const std::string& when) {
         const Timing s = time_median([&] { (void)at::linear(gemm_x, gemm_w); }, gemm_reps);
@@ -268,24 +296,23 @@ int main(int argc, char** argv) {
         // call forms, since the fallback's speed depends on the operand layout: at::linear
         // (w transposed, as tensor::linear calls it) and at::mm with w row-major.
         at::Tensor wb = gemm_w.to(at::kBFloat16), wbt = wb.t().contiguous();
-        at::Tensor xb = gemm_x.narrow(0, 0, std::min(args.bf16_rows, L)).to(at::kBFloat16);
+        at::Tensor xb = gemm_x.narrow(0, 0, on_cuda ? L : std::min(args.bf16_rows, L)).to(at::kBFloat16);
         const int64_t M = xb.size(0);
         const std::string bf16_shape = std::to_string(M) + "x" + std::to_string(H) + " * " +
                                        std::to_string(H) + "x" + std::to_string(H);
-        const Timing sb = time_median([&] { (void)at::linear(xb, wb); }, 1, 0);
-        report({"plain bf16 GEMM (ATen at::linear)", bf16_shape, 2.0 * M * H * H, sb, 1});
-        const Timing sm = time_median([&] { (void)at::mm(xb, wbt); }, 1, 0);
-        report({"plain bf16 GEMM (ATen at::mm)", bf16_shape, 2.0 * M * H * H, sm, 1});
+        const int bf16_reps = on_cuda ? gemm_reps : 1, bf16_warmup = on_cuda ? 1 : 0;
+        const Timing sb = time_median([&] { (void)at::linear(xb, wb); }, bf16_reps, bf16_warmup);
+        report({"plain bf16 GEMM (ATen at::linear)", bf16_shape, 2.0 * M * H * H, sb, bf16_reps});
+        const Timing sm = time_median([&] { (void)at::mm(xb, wbt); }, bf16_reps, bf16_warmup);
+        report({"plain bf16 GEMM (ATen at::mm)", bf16_shape, 2.0 * M * H * H, sm, bf16_reps});
     }
 
     // --- whole layers ------------------------------------------------------------------------
-    at::Tensor x = at::randn({L, H});
+    at::Tensor x = randn({L, H});
     Timing layer;
     {
-        dit::DitOptions opts;
-        opts.precision = dit::Precision::kBF16;
-        dit::DitModel model = dit::DitModel::random(cfg, opts, 1);
-        const dit::RopeTable rope = dit::rope_table(seq.coords, model.weights().rope_bands);
+        dit::DitModel model = dit::DitModel::random(cfg, bf16_options, 1);
+        const dit::RopeTable rope = dit::rope_table(seq.coords.to(g_device), model.weights().rope_bands);
         layer = time_median(
             [&] { (void)model.forward_layer(0, x, seq, rope.sin, rope.cos); }, args.reps);
         report({"DiT layer, shared swiglu7 (bf16 mode)", "L=" + std::to_string(L), f_layer,
@@ -296,7 +323,7 @@ int main(int argc, char** argv) {
         // The four linears alone, through the same tensor::linear calls the layer makes
         // (including the bf16 rounding of inputs and outputs).
         const auto& w = model.weights().layers[0];
-        at::Tensor xo = at::randn({L, Hq * D}), xi = at::randn({L, inner});
+        at::Tensor xo = randn({L, Hq * D}), xi = randn({L, inner});
         const Timing s_lin = time_median(
             [&] {
                 (void)tensor::linear(x, w.linear_qkv, {}, true);
@@ -309,9 +336,9 @@ int main(int argc, char** argv) {
     }
     {
         // Attention alone: the layer's shapes with bf16-valued inputs, full (global) attention.
-        at::Tensor q = tensor::round_bf16(at::randn({L, Hq, D}));
-        at::Tensor k = tensor::round_bf16(at::randn({L, Hkv, D}));
-        at::Tensor v = tensor::round_bf16(at::randn({L, Hkv, D}));
+        at::Tensor q = tensor::round_bf16(randn({L, Hq, D}));
+        at::Tensor k = tensor::round_bf16(randn({L, Hkv, D}));
+        at::Tensor v = tensor::round_bf16(randn({L, Hkv, D}));
         tensor::AttentionOptions ao;
         ao.bf16_partials = true;
         const double scale = 1.0 / std::sqrt(double(D));
@@ -325,9 +352,9 @@ int main(int argc, char** argv) {
         // Just the two GEMMs per block that tensor::attention issues (same q_block, K and V
         // already head-major): the part of its time that is GEMM rather than softmax/copies.
         const int64_t G = Hq / Hkv, qb = ao.q_block;
-        at::Tensor qh = at::randn({Hkv, G * qb, D});
-        at::Tensor kh = at::randn({Hkv, L, D}), vh = at::randn({Hkv, L, D});
-        at::Tensor p = at::rand({G * qb, L});
+        at::Tensor qh = randn({Hkv, G * qb, D});
+        at::Tensor kh = randn({Hkv, L, D}), vh = randn({Hkv, L, D});
+        at::Tensor p = rand({G * qb, L});
         const Timing s_gemm = time_median(
             [&] {
                 for (int64_t h = 0; h < Hkv; ++h)
@@ -350,10 +377,8 @@ int main(int argc, char** argv) {
         // FLOPs; the linears split into row blocks of 3584, 126 and 300).
         dit::DitConfig mm = cfg;
         mm.mm_layers = {0};
-        dit::DitOptions opts;
-        opts.precision = dit::Precision::kBF16;
-        dit::DitModel model = dit::DitModel::random(mm, opts, 2);
-        const dit::RopeTable rope = dit::rope_table(seq.coords, model.weights().rope_bands);
+        dit::DitModel model = dit::DitModel::random(mm, bf16_options, 2);
+        const dit::RopeTable rope = dit::rope_table(seq.coords.to(g_device), model.weights().rope_bands);
         // The shared layer above warmed the allocator and thread pool; a warm-up here would
         // double the cost of the one run.
         const Timing s = time_median(
