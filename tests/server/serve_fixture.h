@@ -13,17 +13,19 @@ namespace canter::testing {
 
 class ServeProcess {
 public:
-    // Starts `canter serve --data data_dir --port 0 <extra>` and waits until it listens.
+    // Starts `canter serve --data data_dir --port 0 <extra>` and waits until it listens (over
+    // https when `extra` has --tls-cert/--tls-key).
     ServeProcess(const std::string& data_dir, const std::vector<std::string>& extra = {});
     ~ServeProcess();  // SIGTERM + wait (SIGKILL if it hangs)
     void kill9();     // simulate a crash
     int port() const { return port_; }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+    std::string url() const { return scheme_ + "://127.0.0.1:" + std::to_string(port_); }
     std::string log() const;
 
 private:
     pid_t pid_ = -1;
     int port_ = 0;
+    std::string scheme_ = "http";
     std::string log_path_;
 };
 
