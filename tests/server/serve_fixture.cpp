@@ -159,7 +159,7 @@ nlohmann::json ApiClient::wait_done(const std::string& id, double timeout_s) {
     while (std::chrono::steady_clock::now() < end) {
         last = get("/v1/queue/canter/requests/" + id + "/status").body;
         const std::string s = last.value("status", "");
-        if (s == "COMPLETED" || s == "FAILED") return last;
+        if (s == "COMPLETED") return last;  // failed and cancelled jobs too (with error_type)
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     ADD_FAILURE() << "job " << id << " not finished after " << timeout_s << " s: " << last.dump();

@@ -50,7 +50,8 @@ public:
     Reply post_form(const std::string& path, const httplib::MultipartFormDataItems& items);
     Reply put(const std::string& path);
     Reply del(const std::string& path);
-    // Polls the queue status until a terminal status or `timeout_s`; returns the last status.
+    // Polls the queue status until COMPLETED (also failed / cancelled jobs, with error_type) or
+    // `timeout_s`; returns the last status.
     nlohmann::json wait_done(const std::string& id, double timeout_s);
     // Polls until status == `status` (e.g. IN_PROGRESS).
     nlohmann::json wait_status(const std::string& id, const std::string& status, double timeout_s);

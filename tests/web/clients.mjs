@@ -47,10 +47,10 @@ try {
   let after;
   for (let i = 0; i < 1500; i++) {
     after = await fal.queue.status("canter/text-to-video", { requestId: request_id });
-    if (after.status === "FAILED") break;
+    if (after.status === "COMPLETED") break;
     await new Promise((r) => setTimeout(r, 200));
   }
-  check(after.status === "FAILED" && after.cancelled === true, "fal cancel: " + JSON.stringify(after));
+  check(after.status === "COMPLETED" && after.error_type === "client_cancelled", "fal cancel: " + JSON.stringify(after));
   console.log("fal submit/status/cancel ok:", request_id);
 
   // Streaming status through the client's SSE reader.
