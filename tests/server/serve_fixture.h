@@ -68,7 +68,7 @@ private:
     std::string key_, scheme_;
 };
 
-// Path of tests/web (the node client and browser tests).
+// Path of tests/web (the Python client and browser tests).
 std::string web_test_dir();
 
 }  // namespace canter::testing
