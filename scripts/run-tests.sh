@@ -4,9 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+# Python packages for the client/browser tests (tests/web) into .venv; before the build, whose
+# configure step picks .venv/bin/python for them.
+bash scripts/install-test-packages.sh
 bash scripts/build.sh
-# Client/browser tests (tests/web) need their npm packages; without npm or a registry they skip.
-if command -v npm >/dev/null && [ -f tests/web/package-lock.json ]; then
-  (cd tests/web && npm ci --no-audit --no-fund) || echo "run-tests: npm ci failed; tests/web will be skipped"
-fi
 ctest --test-dir build --output-on-failure -j "$(nproc)"

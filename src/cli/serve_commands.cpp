@@ -50,13 +50,15 @@ std::string format_time(double t) {
 
 int cmd_serve(const std::vector<std::string>& argv) {
     Args args(argv, {"data", "host", "port", "model", "devices", "http-threads", "retention-hours", "max-active",
-                     "daily-jobs", "rate-limit", "max-attempts", "refine-url", "refine-model"},
+                     "daily-jobs", "rate-limit", "max-attempts", "refine-url", "refine-model", "tls-cert", "tls-key"},
               {});
     server::ServeOptions o;
     o.data_dir = args.require("data");
     o.host = args.get("host", o.host);
     o.port = args.get_int("port", o.port);
     CANTER_CHECK(o.port >= 0 && o.port <= 65535, InvalidArgument, "--port must be 0..65535, got " << o.port);
+    o.tls_cert = args.get("tls-cert");
+    o.tls_key = args.get("tls-key");  // both or neither: checked with the files by Server::start
     o.model_dir = args.get("model");
     if (args.has("devices")) o.devices = split(args.get("devices"), ',');
     o.http_threads = args.get_int("http-threads", o.http_threads);
@@ -80,8 +82,8 @@ int cmd_serve(const std::vector<std::string>& argv) {
 
     server::Server server(o, server::default_engine_factory(o.model_dir));
     server.start();
-    std::cout << "canter serve: listening on http://" << o.host << ":" << server.port() << " (data " << o.data_dir
-              << ")" << std::endl;
+    std::cout << "canter serve: listening on " << (o.tls_cert.empty() ? "http" : "https") << "://" << o.host << ":"
+              << server.port() << " (data " << o.data_dir << ")" << std::endl;
     std::thread waiter([&] {
         int sig = 0;
         sigwait(&signals, &sig);

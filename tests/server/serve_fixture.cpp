@@ -43,9 +43,12 @@ ServeProcess::ServeProcess(const std::string& data_dir, const std::vector<std::s
     // Startup includes creating/loading the demo model: allow a few minutes.
     for (int i = 0; i < 3000; ++i) {
         const std::string log = read_file(log_path_);
-        const auto at = log.find("listening on http://127.0.0.1:");
-        if (at != std::string::npos) {
-            port_ = std::atoi(log.c_str() + at + std::string("listening on http://127.0.0.1:").size());
+        for (const std::string scheme : {"http", "https"}) {
+            const std::string line = "listening on " + scheme + "://127.0.0.1:";
+            const auto at = log.find(line);
+            if (at == std::string::npos) continue;
+            port_ = std::atoi(log.c_str() + at + line.size());
+            scheme_ = scheme;
             return;
         }
         int status = 0;
@@ -156,7 +159,7 @@ nlohmann::json ApiClient::wait_done(const std::string& id, double timeout_s) {
     while (std::chrono::steady_clock::now() < end) {
         last = get("/v1/queue/canter/requests/" + id + "/status").body;
         const std::string s = last.value("status", "");
-        if (s == "COMPLETED" || s == "FAILED") return last;
+        if (s == "COMPLETED") return last;  // failed and cancelled jobs too (with error_type)
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     ADD_FAILURE() << "job " << id << " not finished after " << timeout_s << " s: " << last.dump();

@@ -13,17 +13,19 @@ namespace canter::testing {
 
 class ServeProcess {
 public:
-    // Starts `canter serve --data data_dir --port 0 <extra>` and waits until it listens.
+    // Starts `canter serve --data data_dir --port 0 <extra>` and waits until it listens (over
+    // https when `extra` has --tls-cert/--tls-key).
     ServeProcess(const std::string& data_dir, const std::vector<std::string>& extra = {});
     ~ServeProcess();  // SIGTERM + wait (SIGKILL if it hangs)
     void kill9();     // simulate a crash
     int port() const { return port_; }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+    std::string url() const { return scheme_ + "://127.0.0.1:" + std::to_string(port_); }
     std::string log() const;
 
 private:
     pid_t pid_ = -1;
     int port_ = 0;
+    std::string scheme_ = "http";
     std::string log_path_;
 };
 
@@ -48,7 +50,8 @@ public:
     Reply post_form(const std::string& path, const httplib::MultipartFormDataItems& items);
     Reply put(const std::string& path);
     Reply del(const std::string& path);
-    // Polls the queue status until a terminal status or `timeout_s`; returns the last status.
+    // Polls the queue status until COMPLETED (also failed / cancelled jobs, with error_type) or
+    // `timeout_s`; returns the last status.
     nlohmann::json wait_done(const std::string& id, double timeout_s);
     // Polls until status == `status` (e.g. IN_PROGRESS).
     nlohmann::json wait_status(const std::string& id, const std::string& status, double timeout_s);
@@ -65,7 +68,7 @@ private:
     std::string key_, scheme_;
 };
 
-// Path of tests/web (the node client and browser tests).
+// Path of tests/web (the Python client and browser tests).
 std::string web_test_dir();
 
 }  // namespace canter::testing

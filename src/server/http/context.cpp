@@ -100,6 +100,9 @@ json parse_json_body(const httplib::Request& req) {
 std::string base_url(const httplib::Request& req) {
     std::string host = req.get_header_value("Host");
     if (host.empty()) host = "127.0.0.1";
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+    if (req.ssl) return "https://" + host;  // served by the SSLServer (--tls-cert)
+#endif
     return "http://" + host;
 }
 

@@ -51,7 +51,7 @@ int http_status_for(ErrorCode code);
 ApiKey authenticate(Context& ctx, const httplib::Request& req);
 // Body as JSON object; 400 on malformed JSON, 415 on a non-JSON content type.
 json parse_json_body(const httplib::Request& req);
-// "http://host:port" as the client addressed us.
+// "http://host:port" (https:// over TLS) as the client addressed us.
 std::string base_url(const httplib::Request& req);
 // The job `id` owned by `key` (404 for unknown, malformed or someone else's ids alike).
 Job owned_job(Context& ctx, const ApiKey& key, const std::string& id);

@@ -1,6 +1,8 @@
 // Queue API in the style of hosted inference queues (fal.ai): submit, status (polling and
 // Server-Sent Events), result, cancel. Model ids: "canter" or "canter/<anything>" (the fal client
-// needs owner/alias ids) all mean the server's loaded model.
+// needs owner/alias ids) all mean the server's loaded model. As on fal, a request ends COMPLETED
+// whatever its outcome; a failed or cancelled one carries `error` and fal's `error_type` (the fal
+// clients know only IN_QUEUE, IN_PROGRESS and COMPLETED: Python's raises on anything else).
 #include <thread>
 
 #include "server/api_error.h"
@@ -18,9 +20,28 @@ std::string fal_status(JobStatus s) {
     switch (s) {
         case JobStatus::kQueued: return "IN_QUEUE";
         case JobStatus::kRunning: return "IN_PROGRESS";
-        case JobStatus::kSucceeded: return "COMPLETED";
-        default: return "FAILED";
+        default: return "COMPLETED";
     }
+}
+
+// fal's request error types (its docs' "Request Errors"); "" for a job that has not failed.
+std::string fal_error_type(JobStatus s) {
+    if (s == JobStatus::kCancelled) return "client_cancelled";
+    if (s == JobStatus::kFailed) return "runner_server_error";
+    return "";
+}
+
+// Result of a failed (500) or cancelled (499, fal's code for client_cancelled) job, with
+// `error_type` in the body and X-Fal-Error-Type as fal sends them. Not 409: fal clients retry 409.
+void send_job_error(httplib::Response& res, const Job& job) {
+    const bool cancelled = job.status == JobStatus::kCancelled;
+    const std::string type = fal_error_type(job.status);
+    send_error(res, cancelled ? 499 : 500, cancelled ? "cancelled" : "generation_failed", job.error);
+    json body = json::parse(res.body);
+    body["error_type"] = type;
+    send_json(res, res.status, body);
+    if (cancelled) res.reason = "Client Closed Request";
+    res.set_header("X-Fal-Error-Type", type);
 }
 
 json urls(const std::string& base_url, const Job& job) {
@@ -46,12 +67,13 @@ json status_json(Context& ctx, const std::string& base, const Job& job, bool wit
             out["progress"] = {{"stage", "load"}, {"step", 0}, {"steps", 0}, {"fraction", 0.0}};
         }
     }
-    if (with_logs) out["logs"] = logs;
+    out["logs"] = with_logs ? logs : json(nullptr);  // the fal client reads the key for IN_PROGRESS and COMPLETED
     if (job.status == JobStatus::kSucceeded) {
         out["metrics"] = {{"inference_time", job.finished_at - job.started_at}};
     }
     if (job.status == JobStatus::kFailed || job.status == JobStatus::kCancelled) {
         out["error"] = job.error;
+        out["error_type"] = fal_error_type(job.status);
         out["cancelled"] = job.status == JobStatus::kCancelled;
     }
     return out;
@@ -71,6 +93,12 @@ json result_json(const httplib::Request& req, const Job& job) {
             {"demo_model", r.value("demo_model", false)},
             {"timings", r.value("timings_s", json::object())},
             {"prompt", request.value("prompt", "")}};
+}
+
+// ?logs=1 (fal's REST form), ?logs=true (what fal-client's httpx sends); on unless 0 or false.
+bool wants_logs(const httplib::Request& req) {
+    const std::string v = req.get_param_value("logs");
+    return v != "0" && v != "false";
 }
 
 int fal_priority(const httplib::Request& req, const json& body) {
@@ -108,14 +136,13 @@ void register_queue_routes(httplib::Server& http, Context& ctx) {
     http.Get(request_base + "/status$", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
         const ApiKey key = authenticate(ctx, req);
         const Job job = owned_job(ctx, key, req.matches[2]);
-        const std::string logs = req.get_param_value("logs");
-        send_json(res, 200, status_json(ctx, base_url(req), job, logs != "0"));
+        send_json(res, 200, status_json(ctx, base_url(req), job, wants_logs(req)));
     }));
 
     http.Get(request_base + "/status/stream$", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
         const ApiKey key = authenticate(ctx, req);
         const std::string id = owned_job(ctx, key, req.matches[2]).id;
-        const bool logs = req.get_param_value("logs") != "0";
+        const bool logs = wants_logs(req);
         res.set_header("Cache-Control", "no-cache");
         res.set_header("X-Accel-Buffering", "no");
         const std::string base = base_url(req);
@@ -151,8 +178,8 @@ void register_queue_routes(httplib::Server& http, Context& ctx) {
         res.set_header("x-fal-request-id", job.id);
         switch (job.status) {
             case JobStatus::kSucceeded: send_json(res, 200, result_json(req, job)); return;
-            case JobStatus::kFailed: send_error(res, 500, "generation_failed", job.error); return;
-            case JobStatus::kCancelled: send_error(res, 409, "cancelled", job.error); return;
+            case JobStatus::kFailed:
+            case JobStatus::kCancelled: send_job_error(res, job); return;
             default: send_error(res, 400, "not_ready", "request is still " + fal_status(job.status) + "; poll its status_url");
         }
     }));

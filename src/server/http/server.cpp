@@ -4,7 +4,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -18,7 +21,7 @@ namespace canter::server {
 struct Server::Impl {
     std::unique_ptr<Context> ctx;
     EngineFactory factory;
-    httplib::Server http;
+    std::unique_ptr<httplib::Server> http;  // an httplib::SSLServer with --tls-cert/--tls-key
     int port = 0;
     std::thread janitor;
     std::mutex janitor_mutex;  // guards stopping (with janitor_cv)
@@ -48,6 +51,59 @@ struct HttpPool : httplib::TaskQueue {
     httplib::ThreadPool pool;
 };
 
+void check_readable(const std::string& flag, const std::string& path) {
+    CANTER_CHECK(std::filesystem::exists(path), NotFound, flag << " " << path << ": no such file");
+    CANTER_CHECK(std::filesystem::is_regular_file(path), InvalidArgument,
+                 flag << " " << path << ": not a file");
+    errno = 0;
+    std::ifstream in(path);
+    CANTER_CHECK(in.good(), IO, flag << " " << path << ": cannot read it (" << std::strerror(errno) << ")");
+}
+
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+std::string openssl_error() {
+    char buf[256] = "no detail";
+    if (const unsigned long e = ERR_get_error()) ERR_error_string_n(e, buf, sizeof buf);
+    ERR_clear_error();
+    return buf;
+}
+
+// Loads the certificate chain and key into httplib's context; "" or what is wrong, naming the file.
+std::string configure_tls(SSL_CTX& ctx, const std::string& cert, const std::string& key) {
+    SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION);
+    SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
+    if (SSL_CTX_use_certificate_chain_file(&ctx, cert.c_str()) != 1)
+        return "--tls-cert " + cert + ": not a PEM certificate (" + openssl_error() + ")";
+    if (SSL_CTX_use_PrivateKey_file(&ctx, key.c_str(), SSL_FILETYPE_PEM) != 1)
+        return "--tls-key " + key + ": not a PEM private key, or not the key of --tls-cert " + cert + " (" +
+               openssl_error() + ")";
+    if (SSL_CTX_check_private_key(&ctx) != 1)
+        return "--tls-key " + key + " is not the private key of --tls-cert " + cert;
+    return "";
+}
+#endif
+
+// Plain HTTP, or HTTPS only when the options name a certificate and key.
+std::unique_ptr<httplib::Server> make_http_server(const ServeOptions& o) {
+    CANTER_CHECK(o.tls_cert.empty() == o.tls_key.empty(), InvalidArgument,
+                 (o.tls_cert.empty() ? "--tls-key needs --tls-cert FILE" : "--tls-cert needs --tls-key FILE"));
+    if (o.tls_cert.empty()) return std::make_unique<httplib::Server>();
+    check_readable("--tls-cert", o.tls_cert);
+    check_readable("--tls-key", o.tls_key);
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+    std::string error;
+    auto https = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
+        error = configure_tls(ctx, o.tls_cert, o.tls_key);
+        return error.empty();
+    });
+    CANTER_CHECK(https->is_valid(), Corruption,
+                 (error.empty() ? "cannot create a TLS context: " + openssl_error() : error));
+    return https;
+#else
+    CANTER_THROW(Unsupported, "--tls-cert: this build's cpp-httplib has no OpenSSL support");
+#endif
+}
+
 json webhook_payload(const Job& job, const std::string& base) {
     json body = {{"request_id", job.id}, {"gateway_request_id", job.id},
                  {"status", job.status == JobStatus::kSucceeded ? "OK" : "ERROR"},
@@ -69,7 +125,8 @@ void Server::Impl::on_finished(const Job& job) {
     if (job.deleted_at > 0) ctx->files.remove(job.id);  // deleted while running
     ctx->live.notify();
     if (job.webhook_url.empty()) return;
-    const std::string base = "http://" + (ctx->options.host == "0.0.0.0" ? std::string("127.0.0.1") : ctx->options.host) +
+    const std::string base = (ctx->options.tls_cert.empty() ? "http://" : "https://") +
+                             (ctx->options.host == "0.0.0.0" ? std::string("127.0.0.1") : ctx->options.host) +
                              ":" + std::to_string(port);
     std::string error;
     if (!post_webhook(job.webhook_url, webhook_payload(job, base), &error))
@@ -85,7 +142,7 @@ void Server::Impl::sweep() {
 }
 
 void Server::Impl::register_misc() {
-    http.Get("/health", guarded([this](const httplib::Request&, httplib::Response& res) {
+    http->Get("/health", guarded([this](const httplib::Request&, httplib::Response& res) {
         const ModelInfo info = ctx->workers->model_info();
         const auto depth = ctx->db.query_one("SELECT COUNT(*) AS n FROM jobs WHERE status = 'queued'")->i("n");
         const auto running = ctx->db.query_one("SELECT COUNT(*) AS n FROM jobs WHERE status = 'running'")->i("n");
@@ -93,10 +150,10 @@ void Server::Impl::register_misc() {
                              {"model", {{"name", info.name}, {"demo", info.demo}, {"resolutions", info.resolutions}}},
                              {"workers", ctx->workers->size()}, {"queued", depth}, {"running", running}});
     }));
-    http.Get("/openapi.json", guarded([](const httplib::Request&, httplib::Response& res) {
+    http->Get("/openapi.json", guarded([](const httplib::Request&, httplib::Response& res) {
         send_json(res, 200, openapi_document());
     }));
-    http.Get("/v1/me", guarded([this](const httplib::Request& req, httplib::Response& res) {
+    http->Get("/v1/me", guarded([this](const httplib::Request& req, httplib::Response& res) {
         const ApiKey key = authenticate(*ctx, req);
         const auto& q = ctx->options.quotas;
         send_json(res, 200, {{"name", key.name}, {"key_prefix", key.prefix}, {"credits", key.credits},
@@ -119,6 +176,7 @@ Server::~Server() { stop(); }
 void Server::start() {
     Impl& s = *impl_;
     Context& ctx = *s.ctx;
+    s.http = make_http_server(ctx.options);  // first: a bad certificate fails before the engines load
     migrate(ctx.db);
     const RecoveryReport rec = ctx.jobs.recover(ctx.options.max_attempts);
     for (const auto& id : rec.requeued) std::cerr << "canter serve: re-queued " << id << " (was running when the server stopped)\n";
@@ -129,25 +187,25 @@ void Server::start() {
     ctx.workers->start();
 
     const int threads = std::max(4, ctx.options.http_threads);
-    s.http.new_task_queue = [threads] { return new HttpPool(static_cast<size_t>(threads)); };
-    s.http.set_payload_max_length(16u << 20);
-    s.http.set_keep_alive_max_count(1000);
-    s.http.set_tcp_nodelay(true);  // headers and body go out as separate writes: no Nagle + delayed-ACK 40 ms stalls
-    s.http.set_read_timeout(30);
-    s.http.set_write_timeout(30);
-    register_queue_routes(s.http, ctx);
-    register_openai_routes(s.http, ctx);
-    register_prompt_routes(s.http, ctx);
-    register_file_routes(s.http, ctx);
-    register_ui_routes(s.http, ctx);
+    s.http->new_task_queue = [threads] { return new HttpPool(static_cast<size_t>(threads)); };
+    s.http->set_payload_max_length(16u << 20);
+    s.http->set_keep_alive_max_count(1000);
+    s.http->set_tcp_nodelay(true);  // headers and body go out as separate writes: no Nagle + delayed-ACK 40 ms stalls
+    s.http->set_read_timeout(30);
+    s.http->set_write_timeout(30);
+    register_queue_routes(*s.http, ctx);
+    register_openai_routes(*s.http, ctx);
+    register_prompt_routes(*s.http, ctx);
+    register_file_routes(*s.http, ctx);
+    register_ui_routes(*s.http, ctx);
     s.register_misc();
-    s.http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    s.http->set_error_handler([](const httplib::Request& req, httplib::Response& res) {
         if (!res.body.empty()) return;  // a handler already wrote a JSON error
         if (res.status == 404) send_error(res, 404, "no_route", "no route for " + req.method + " " + req.path);
         else if (res.status == 413) send_error(res, 413, "payload_too_large", "request body larger than 16 MiB");
         else send_error(res, res.status, "http_error", "HTTP " + std::to_string(res.status));
     });
-    s.http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    s.http->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
         std::string what = "unknown error";
         try {
             std::rethrow_exception(ep);
@@ -158,8 +216,8 @@ void Server::start() {
         send_error(res, 500, "internal", what);
     });
 
-    if (ctx.options.port == 0) s.port = s.http.bind_to_any_port(ctx.options.host);
-    else s.port = s.http.bind_to_port(ctx.options.host, ctx.options.port) ? ctx.options.port : -1;
+    if (ctx.options.port == 0) s.port = s.http->bind_to_any_port(ctx.options.host);
+    else s.port = s.http->bind_to_port(ctx.options.host, ctx.options.port) ? ctx.options.port : -1;
     CANTER_CHECK(s.port > 0, IO, "cannot listen on " << ctx.options.host << ":" << ctx.options.port);
 
     s.sweep();
@@ -175,7 +233,7 @@ void Server::start() {
 
 int Server::port() const { return impl_->port; }
 
-void Server::run() { impl_->http.listen_after_bind(); }
+void Server::run() { impl_->http->listen_after_bind(); }
 
 void Server::stop() {
     Impl& s = *impl_;
@@ -187,7 +245,7 @@ void Server::stop() {
     s.janitor_cv.notify_all();
     s.ctx->stopping = true;
     s.ctx->live.notify();
-    s.http.stop();
+    if (s.http) s.http->stop();
     if (s.ctx->workers) s.ctx->workers->stop();
     s.ctx->live.notify();
     if (s.janitor.joinable()) s.janitor.join();

@@ -15,6 +15,8 @@ struct ServeOptions {
     std::string data_dir;
     std::string host = "127.0.0.1";
     int port = 8000;          // 0: any free port (see Server::port())
+    std::string tls_cert;     // PEM certificate (chain) and private key: serve HTTPS only;
+    std::string tls_key;      // both or neither (empty: plain HTTP)
     std::string model_dir;    // empty: built-in demo model
     std::vector<std::string> devices = {"auto"};  // one worker per entry
     int http_threads = 32;

@@ -119,16 +119,16 @@ $("generate").addEventListener("click", async () => {
       last = s;
       if (s.status === "IN_QUEUE") setProgress(0, "queued, position " + s.queue_position);
       else if (s.status === "IN_PROGRESS" && s.progress) setProgress(s.progress.fraction, s.progress.stage + " " + (s.progress.message || ""));
+      else if (s.status === "COMPLETED" && s.error_type) setProgress(0, s.cancelled ? "cancelled" : "failed");
       else if (s.status === "COMPLETED") setProgress(1, "done");
-      else if (s.status === "FAILED") setProgress(0, s.cancelled ? "cancelled" : "failed");
     }, controller.signal);
-    if (last && last.status === "COMPLETED") {
+    if (last && last.status === "COMPLETED" && !last.error_type) {
       const result = await api("GET", sub.response_url.replace(/^https?:\/\/[^/]+/, ""));
       $("result").hidden = false;
       $("player").src = result.video.url;
       $("result-info").textContent = result.width + "×" + result.height + ", " + result.duration.toFixed(1) + " s, seed " + result.seed +
         (result.demo_model ? " (demo model)" : "");
-    } else if (last && last.status === "FAILED") {
+    } else if (last && last.error_type) {
       showError(last.error || "generation failed");
     }
   } catch (e) {
