@@ -198,7 +198,7 @@ TEST_F(ServerApi, AuthenticationAndIsolation) {
     EXPECT_EQ(wrong.get("/v1/videos").status, 401);
     EXPECT_EQ(wrong.get("/v1/videos").body["error"]["code"], "invalid_api_key");
     ApiClient other = client();
-    for (const std::string path : {"/v1/queue/canter/requests/" + id + "/status", "/v1/queue/canter/requests/" + id,
+    for (const std::string& path : {"/v1/queue/canter/requests/" + id + "/status", "/v1/queue/canter/requests/" + id,
                                    "/v1/videos/" + id, "/v1/videos/" + id + "/content", "/v1/files/" + id + "/output.mp4"})
         EXPECT_EQ(other.get(path).status, 404) << path;
     EXPECT_EQ(other.put("/v1/queue/canter/requests/" + id + "/cancel").status, 404);
@@ -270,7 +270,9 @@ TEST_F(ServerApi, BadInputIsJson4xxAndNamesTheField) {
         EXPECT_EQ(r.status, k.status) << k.body.substr(0, 60) << " -> " << r.raw;
         ASSERT_TRUE(r.body.is_object()) << r.raw;
         EXPECT_TRUE(r.body["error"]["message"].is_string());
-        if (!k.param.empty()) EXPECT_EQ(r.body["error"]["param"], k.param) << r.raw;
+        if (!k.param.empty()) {
+            EXPECT_EQ(r.body["error"]["param"], k.param) << r.raw;
+        }
     }
     // Oversize uploads.
     const std::string big_png = kTinyPng + std::string(11 << 20, '\0');
@@ -278,7 +280,7 @@ TEST_F(ServerApi, BadInputIsJson4xxAndNamesTheField) {
     EXPECT_EQ(c.post_form("/v1/videos", {{"prompt", "x", "", ""}, {"input_reference", "#!/bin/sh\necho hi", "a.png", "image/png"}}).status, 415);
     EXPECT_EQ(c.post_raw("/v1/queue/canter", std::string(17 << 20, ' '), "application/json").status, 413);
     // Path traversal in ids and file names.
-    for (const std::string path : {"/v1/queue/canter/requests/..%2F..%2Fcanter.db", "/v1/queue/canter/requests/../../etc/passwd",
+    for (const std::string& path : {"/v1/queue/canter/requests/..%2F..%2Fcanter.db", "/v1/queue/canter/requests/../../etc/passwd",
                                    "/v1/videos/..%2Fcanter.db/content", "/v1/files/..%2F..%2F/canter.db",
                                    "/v1/files/req_x/..%2F..%2Fcanter.db", "/v1/files/req_x/meta.json", "/v1/queue/other-model/requests/x"}) {
         const Reply r = c.get(path);
