@@ -81,7 +81,7 @@ for set in dit_long vae/turbo_vaed_real; do  # golden sets that may not have bee
 done
 [ -n "$negative" ] && filter="$filter-${negative#:}"
 t0=$(date +%s)
-CANTER_GOLDEN_DIR="$golden" ./build-gpu/canter_tests --gtest_filter="$filter" > "$OUT/tests.log" 2>&1
+CANTER_GOLDEN_DIR="$golden" ./build-gpu/tests/canter_tests --gtest_filter="$filter" > "$OUT/tests.log" 2>&1
 rc=$?
 passed=$(grep -c '^\[       OK \]' "$OUT/tests.log"); failed=$(grep -c '^\[  FAILED  \].*(' "$OUT/tests.log"); skipped=$(grep -c '^\[  SKIPPED \].*(' "$OUT/tests.log")
 log "- filter \`$filter\`, golden from $golden: $passed passed, $failed failed, $skipped skipped, exit $rc, $(( $(date +%s) - t0 )) s"
@@ -95,7 +95,7 @@ if [ "${GPU_CHECK_BENCH:-1}" = 0 ]; then
   log "- skipped (GPU_CHECK_BENCH=0)"
 elif [ "$cuda_ok" = 1 ]; then
   t0=$(date +%s)
-  timeout 300 ./build-gpu/canter_bench_dit_layer --device cuda --reps 5 --mm-reps 3 > "$OUT/bench_dit_layer.md" 2> "$OUT/bench_dit_layer.err"
+  timeout 300 ./build-gpu/bench/canter_bench_dit_layer --device cuda --reps 5 --mm-reps 3 > "$OUT/bench_dit_layer.md" 2> "$OUT/bench_dit_layer.err"
   log "- DiT layer (real width, L = 4,010, bf16) on cuda:0, exit $?, $(( $(date +%s) - t0 )) s:"
   fence "$OUT/bench_dit_layer.md"
   log "- full 40-layer denoising step at 256p on the full-size random model: not yet (needs the in-memory random model, issue 'real size')"
