@@ -88,6 +88,30 @@ int cmd_demo(const std::vector<std::string>& argv) {
     return 0;
 }
 
+// The usage block of one command: its line in the usage text and the indented lines after it.
+std::string command_help(const std::string& cmd) {
+    const std::string u = usage(), head = "  " + cmd + " ";
+    size_t at = u.find("\n" + head);
+    if (at == std::string::npos) return "";
+    std::string block;
+    for (size_t line = at + 1; line < u.size();) {
+        const size_t end = u.find('\n', line);
+        const std::string text = u.substr(line, end - line);
+        if (!block.empty() && text.compare(0, head.size(), head) != 0 && text.compare(0, 13, std::string(13, ' ')) != 0)
+            break;
+        block += text + "\n";
+        if (end == std::string::npos) break;
+        line = end + 1;
+    }
+    return "usage: canter " + cmd + " [options]\n" + block;
+}
+
+bool asks_for_help(const std::vector<std::string>& argv) {
+    for (const auto& a : argv)
+        if (a == "--help" || a == "-h") return true;
+    return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -100,6 +124,14 @@ int main(int argc, char** argv) {
     if (const char* env = std::getenv("CANTER_THREADS")) threads = std::atoi(env);
     canter::set_cpu_threads(threads);
     const std::vector<std::string> rest(argv + 2, argv + argc);
+    // `canter CMD --help` works for every command, before any of its own parsing.
+    if (asks_for_help(rest)) {
+        const std::string help = command_help(cmd);
+        if (!help.empty()) {
+            std::cout << help;
+            return 0;
+        }
+    }
     try {
         if (cmd == "generate") return canter::cli::cmd_generate(rest);
         if (cmd == "make-demo-model") return canter::cli::cmd_make_demo_model(rest);

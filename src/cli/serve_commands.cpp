@@ -1,5 +1,6 @@
 #include "cli/serve_commands.h"
 
+#include <filesystem>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
@@ -102,7 +103,14 @@ int cmd_keys(const std::vector<std::string>& argv) {
     Args args(argv, {"data", "name", "credits"}, {});
     const auto& pos = args.positional();
     CANTER_CHECK(!pos.empty(), InvalidArgument, "canter keys: expected create, list or revoke");
-    server::Db db(args.require("data") + "/canter.db");
+    const std::string data = args.require("data");
+    // `keys create` is the first command a new operator runs: it makes the data folder.
+    if (pos[0] == "create") {
+        std::error_code ec;
+        std::filesystem::create_directories(data, ec);
+        CANTER_CHECK(!ec, IO, "--data " << data << ": cannot create the folder (" << ec.message() << ")");
+    }
+    server::Db db(data + "/canter.db");
     server::migrate(db);
     server::KeyStore keys(db);
     const std::string& what = pos[0];

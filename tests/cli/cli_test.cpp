@@ -78,3 +78,37 @@ TEST(Cli, DemoRunsARealForward) {
 
 }  // namespace
 }  // namespace canter
+
+namespace canter {
+namespace {
+
+// `canter CMD --help` (or -h) prints that command's usage block and exits 0, for every command.
+TEST(Cli, EveryCommandHasHelp) {
+    for (const char* cmd : {"generate", "make-demo-model", "demo", "conform", "inspect", "serve", "keys", "version"}) {
+        std::string out;
+        const int rc = testing::run_command(testing::canter_binary() + " " + cmd + " --help", &out);
+        EXPECT_EQ(rc, 0) << cmd << ": " << out;
+        EXPECT_NE(out.find(std::string("usage: canter ") + cmd), std::string::npos) << out;
+        EXPECT_NE(out.find(std::string("  ") + cmd + " "), std::string::npos) << out;
+    }
+    std::string out;  // -h anywhere among the flags works the same
+    EXPECT_EQ(testing::run_command(testing::canter_binary() + " keys list -h", &out), 0) << out;
+    EXPECT_NE(out.find("usage: canter keys"), std::string::npos) << out;
+}
+
+#ifdef CANTER_HAVE_SERVER
+// The first command docs/server.md shows works on a folder that does not exist yet.
+TEST(Cli, KeysCreateMakesTheDataFolder) {
+    const std::string data = testing::temp_dir("keys-new") + "/not/yet/there";
+    std::string out;
+    ASSERT_EQ(testing::run_command(testing::canter_binary() + " keys create --name first --data " + data, &out), 0) << out;
+    EXPECT_TRUE(std::filesystem::exists(data + "/canter.db")) << out;
+    EXPECT_NE(out.find("created key"), std::string::npos) << out;
+    // list and revoke never create anything: a wrong folder stays an error.
+    EXPECT_NE(testing::run_command(testing::canter_binary() + " keys list --data " + data + "-typo", &out), 0) << out;
+    EXPECT_FALSE(std::filesystem::exists(data + "-typo"));
+}
+#endif
+
+}  // namespace
+}  // namespace canter
