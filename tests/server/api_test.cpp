@@ -289,6 +289,26 @@ TEST_F(ServerApi, BadInputIsJson4xxAndNamesTheField) {
     }
     EXPECT_EQ(c.post("/v1/queue/not-canter", small_job()).status, 404);
     EXPECT_EQ(c.get("/v1/videos?limit=abc").status, 400);
+    // Invalid UTF-8 anywhere in a body is a 400 naming where (it used to be a 500 from the JSON
+    // library when the message echoed the bytes).
+    struct Utf8Case { std::string body, type, where; };
+    const Utf8Case utf8_cases[] = {
+        {"{\"prompt\": \"a\xFF b\"}", "application/json", "at byte 13"},
+        {"{\"prompt\": \"x\", \"language\": \"\xC0\xAF\"}", "application/json", "at byte 29"},
+        {"\xED\xA0\x80 not json", "text/plain", "at byte 0"},
+        {"prompt=\xC3\x28", "application/x-www-form-urlencoded", "at byte 7"},
+    };
+    for (const auto& k : utf8_cases) {
+        const Reply r = c.post_raw("/v1/queue/canter", k.body, k.type);
+        EXPECT_EQ(r.status, 400) << r.raw;
+        ASSERT_TRUE(r.body.is_object()) << r.raw;
+        EXPECT_EQ(r.body["error"]["code"], "invalid_utf8") << r.raw;
+        EXPECT_NE(r.body["error"]["message"].get<std::string>().find(k.where), std::string::npos) << r.raw;
+    }
+    const Reply form = c.post_form("/v1/videos", {{"prompt", "bad \xF4\x90\x80\x80", "", ""}, {"seconds", "1", "", ""}});
+    EXPECT_EQ(form.status, 400) << form.raw;
+    EXPECT_EQ(form.body["error"]["param"], "prompt") << form.raw;
+    EXPECT_NE(form.raw.find("invalid UTF-8 at byte 4"), std::string::npos) << form.raw;
     // Nothing stored was harmed: the server still answers and the database is intact.
     EXPECT_EQ(c.get("/health").status, 200);
 }

@@ -6,6 +6,7 @@
 #include "server/api_error.h"
 #include "server/auth/sha256.h"
 #include "server/request_json.h"
+#include "util/utf8.h"
 
 namespace canter::server {
 
@@ -19,7 +20,8 @@ Context::Context(ServeOptions o)
 
 void send_json(httplib::Response& res, int status, const json& body) {
     res.status = status;
-    res.set_content(body.dump(), "application/json");
+    // Never throw while answering: a stray invalid byte (in an echoed value) becomes U+FFFD.
+    res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
 }
 
 void send_error(httplib::Response& res, int status, const std::string& code, const std::string& message,
@@ -87,6 +89,8 @@ json parse_json_body(const httplib::Request& req) {
     // Lenient about the header (curl -d sends form-urlencoded), strict about the content.
     if (type.rfind("multipart/", 0) == 0)
         throw ApiError(415, "unsupported_media_type", "expected a JSON body, got " + type);
+    if (const int64_t bad = util::first_invalid_utf8(req.body); bad >= 0)
+        throw ApiError(400, "invalid_utf8", "request body: invalid UTF-8 at byte " + std::to_string(bad));
     json body;
     try {
         body = json::parse(req.body);

@@ -8,6 +8,7 @@
 #include "server/api_error.h"
 #include "server/http/context.h"
 #include "server/request_json.h"
+#include "util/utf8.h"
 
 namespace canter::server {
 namespace {
@@ -81,6 +82,11 @@ json form_to_json(const httplib::Request& req) {
     for (const auto& [name, part] : req.files) {
         if (!part.filename.empty() || name == "input_reference") continue;
         const std::string& v = part.content;
+        if (util::first_invalid_utf8(name) >= 0)
+            throw ApiError(400, "invalid_utf8", "form field name '" + util::escape_bytes(name) + "': invalid UTF-8");
+        if (const int64_t bad = util::first_invalid_utf8(v); bad >= 0)
+            throw ApiError(400, "invalid_utf8",
+                           "form field '" + name + "': invalid UTF-8 at byte " + std::to_string(bad), name);
         if (name == "seed" || name == "steps" || name == "priority") {
             if (v.empty() || v.size() > 18 || v.find_first_not_of("-0123456789") != std::string::npos)
                 throw ApiError(400, "invalid_field", name + ": must be an integer", name);
