@@ -41,6 +41,13 @@ void send_error(httplib::Response& res, int status, const std::string& code, con
     send_json(res, status, json{{"error", err}, {"message", message}, {"detail", detail}});
 }
 
+// A 5xx answer carries an id and no internals (paths, library messages); the log has both.
+void send_internal_error(httplib::Response& res, const httplib::Request& req, const std::string& what) {
+    const std::string id = "err_" + random_id();
+    std::cerr << "canter serve: " << id << ": " << req.method << " " << req.path << ": " << what << "\n";
+    send_error(res, 500, "internal", "internal error " + id + " (the server log has the details)");
+}
+
 int http_status_for(ErrorCode code) {
     switch (code) {
         case ErrorCode::kInvalidArgument: return 422;
@@ -58,12 +65,13 @@ httplib::Server::Handler guarded(std::function<void(const httplib::Request&, htt
         } catch (const ApiError& e) {
             send_error(res, e.status, e.code, e.what(), e.param);
         } catch (const canter::Error& e) {
-            send_error(res, http_status_for(e.code()), error_code_name(e.code()), e.what());
+            const int status = http_status_for(e.code());
+            if (status == 500) send_internal_error(res, req, e.what());
+            else send_error(res, status, error_code_name(e.code()), e.what());
         } catch (const json::exception& e) {
             send_error(res, 400, "invalid_json", std::string("malformed JSON: ") + e.what());
         } catch (const std::exception& e) {
-            std::cerr << "canter serve: " << req.method << " " << req.path << ": " << e.what() << "\n";
-            send_error(res, 500, "internal", e.what());
+            send_internal_error(res, req, e.what());
         }
     };
 }
