@@ -13,12 +13,14 @@
 
 #include "server/http/context.h"
 #include "server/http/webhook.h"
+#include "server/store/data_lock.h"
 #include "server/store/schema.h"
 #include "util/check.h"
 
 namespace canter::server {
 
 struct Server::Impl {
+    std::unique_ptr<DataDirLock> lock;  // held from construction: one server per data folder
     std::unique_ptr<Context> ctx;
     EngineFactory factory;
     std::unique_ptr<httplib::Server> http;  // an httplib::SSLServer with --tls-cert/--tls-key
@@ -167,6 +169,7 @@ void Server::Impl::register_misc() {
 Server::Server(ServeOptions options, EngineFactory factory) : impl_(std::make_unique<Impl>()) {
     CANTER_CHECK(!options.data_dir.empty(), InvalidArgument, "--data DIR is required");
     std::filesystem::create_directories(options.data_dir);
+    impl_->lock = std::make_unique<DataDirLock>(options.data_dir);  // before the store is touched
     impl_->ctx = std::make_unique<Context>(std::move(options));
     impl_->factory = std::move(factory);
 }
