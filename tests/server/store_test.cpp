@@ -80,10 +80,35 @@ TEST(ServerJobStore, SubmitChargesAndFailureRefunds) {
     ASSERT_TRUE(claimed);
     EXPECT_EQ(claimed->status, JobStatus::kRunning);
     EXPECT_EQ(claimed->attempts, 1);
-    s.jobs.finish_unsuccessful(a.id, JobStatus::kFailed, "boom");
-    s.jobs.finish_unsuccessful(a.id, JobStatus::kFailed, "boom");  // refunds once only
+    EXPECT_TRUE(s.jobs.finish_unsuccessful(a.id, JobStatus::kFailed, "boom"));
+    EXPECT_FALSE(s.jobs.finish_unsuccessful(a.id, JobStatus::kFailed, "boom"));  // refunds once only
     EXPECT_EQ(s.keys.get(key.id)->credits, 12);
     EXPECT_EQ(s.jobs.get(a.id)->error, "boom");
+}
+
+// State changes are guarded by the current status: only a running job can finish, once.
+TEST(ServerJobStore, OnlyARunningJobFinishesAndOnlyOnce) {
+    Stores s;
+    const auto key = s.keys.create("k", 100, nullptr);
+    const Job queued = s.jobs.submit(job_for(key.id, 5), {});
+    EXPECT_FALSE(s.jobs.complete(queued.id, "{}"));  // never claimed
+    EXPECT_FALSE(s.jobs.finish_unsuccessful(queued.id, JobStatus::kFailed, "x"));
+    EXPECT_EQ(s.jobs.get(queued.id)->status, JobStatus::kQueued);
+    ASSERT_TRUE(s.jobs.claim_next("w"));
+    EXPECT_TRUE(s.jobs.complete(queued.id, "{\"seed\":1}"));
+    // A late failure or cancel of a finished job neither changes it nor refunds it.
+    EXPECT_FALSE(s.jobs.finish_unsuccessful(queued.id, JobStatus::kCancelled, "late"));
+    EXPECT_FALSE(s.jobs.complete(queued.id, "{\"seed\":2}"));
+    const auto done = s.jobs.get(queued.id);
+    EXPECT_EQ(done->status, JobStatus::kSucceeded);
+    EXPECT_EQ(done->result_json, "{\"seed\":1}");
+    EXPECT_EQ(s.keys.get(key.id)->credits, 95);
+    // A cancelled (queued) job cannot be completed afterwards either.
+    const Job other = s.jobs.submit(job_for(key.id, 5), {});
+    ASSERT_TRUE(s.jobs.cancel_if_queued(other.id));
+    EXPECT_FALSE(s.jobs.complete(other.id, "{}"));
+    EXPECT_EQ(s.jobs.get(other.id)->status, JobStatus::kCancelled);
+    EXPECT_EQ(s.keys.get(key.id)->credits, 95);
 }
 
 TEST(ServerJobStore, InsufficientCreditsIs402AndChangesNothing) {

@@ -96,7 +96,8 @@ void WorkerPool::execute(Engine& engine, const Job& job) {
             {"file_size", static_cast<int64_t>(std::filesystem::file_size(request.output_path))}};
         files_.write(job.id, "meta.json",
                      nlohmann::json{{"id", job.id}, {"request", request_to_json(request)}, {"result", result}}.dump(2));
-        store_.complete(job.id, result.dump());
+        if (!store_.complete(job.id, result.dump()))
+            std::cerr << "canter serve: " << job.id << " finished but was no longer running; its state is kept\n";
     } catch (const Error& e) {
         if (e.code() == ErrorCode::kCancelled && stopping_) {
             store_.requeue(job.id);  // shutdown, not the client: run it again after restart

@@ -131,19 +131,22 @@ std::optional<Job> JobStore::claim_next(const std::string& worker) {
     return from_row(*r);
 }
 
-void JobStore::complete(const std::string& id, const std::string& result_json) {
-    db_.run("UPDATE jobs SET status = 'succeeded', result_json = ?, finished_at = ? WHERE id = ?",
-            {result_json, now_seconds(), id});
+bool JobStore::complete(const std::string& id, const std::string& result_json) {
+    return db_.run("UPDATE jobs SET status = 'succeeded', result_json = ?, finished_at = ?"
+                   " WHERE id = ? AND status = 'running'",
+                   {result_json, now_seconds(), id}) > 0;
 }
 
-void JobStore::finish_unsuccessful(const std::string& id, JobStatus status, const std::string& error) {
+bool JobStore::finish_unsuccessful(const std::string& id, JobStatus status, const std::string& error) {
     CANTER_CHECK(status == JobStatus::kFailed || status == JobStatus::kCancelled, Internal,
                  "finish_unsuccessful with status " << job_status_name(status));
+    bool finished = false;
     db_.transaction([&] {
-        db_.run("UPDATE jobs SET status = ?, error = ?, finished_at = ? WHERE id = ?",
-                {std::string(job_status_name(status)), error, now_seconds(), id});
-        refund_locked(db_, id);
+        finished = db_.run("UPDATE jobs SET status = ?, error = ?, finished_at = ? WHERE id = ? AND status = 'running'",
+                           {std::string(job_status_name(status)), error, now_seconds(), id}) > 0;
+        if (finished) refund_locked(db_, id);
     });
+    return finished;
 }
 
 bool JobStore::cancel_if_queued(const std::string& id) {

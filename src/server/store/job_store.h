@@ -74,9 +74,11 @@ public:
 
     // Atomically moves the next queued job to running for `worker`; nullopt when none.
     std::optional<Job> claim_next(const std::string& worker);
-    void complete(const std::string& id, const std::string& result_json);
+    // Both finish a *running* job and return whether it was running: a job that already ended
+    // (or was never claimed) keeps its state, so a late or duplicate call changes nothing.
+    bool complete(const std::string& id, const std::string& result_json);
     // failed or cancelled: stores the reason and refunds the credits once.
-    void finish_unsuccessful(const std::string& id, JobStatus status, const std::string& error);
+    bool finish_unsuccessful(const std::string& id, JobStatus status, const std::string& error);
     // queued -> cancelled (with refund). False if the job was no longer queued.
     bool cancel_if_queued(const std::string& id);
     // running -> queued without counting the attempt (the server is shutting down).
