@@ -7,6 +7,7 @@
 
 #include "server/api_error.h"
 #include "server/http/context.h"
+#include "server/http/file_stream.h"
 #include "server/request_json.h"
 #include "util/utf8.h"
 
@@ -184,12 +185,9 @@ void register_openai_routes(httplib::Server& http, Context& ctx) {
         if (variant != "video") throw ApiError(400, "invalid_field", "variant: only 'video' is available", "variant");
         if (job.status != JobStatus::kSucceeded)
             throw ApiError(404, "not_ready", "video " + job.id + " is " + openai_status(job.status) + "; no content yet");
-        const std::string path = ctx.files.output_path(job.id);
-        std::ifstream in(path, std::ios::binary);
-        if (!in) throw ApiError(404, "not_found", "the video file of " + job.id + " is gone (deleted or expired)");
-        std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (!send_file_streamed(res, ctx.files.output_path(job.id), "video/mp4"))
+            throw ApiError(404, "not_found", "the video file of " + job.id + " is gone (deleted or expired)");
         res.set_header("Content-Disposition", "attachment; filename=\"" + job.id + ".mp4\"");
-        res.set_content(std::move(bytes), "video/mp4");
     }));
 
     http.Delete("^/v1/videos/([^/]+)$", guarded([&ctx](const httplib::Request& req, httplib::Response& res) {
