@@ -100,7 +100,7 @@ int cmd_serve(const std::vector<std::string>& argv) {
 }
 
 int cmd_keys(const std::vector<std::string>& argv) {
-    Args args(argv, {"data", "name", "credits"}, {});
+    Args args(argv, {"data", "name", "credits", "role"}, {});
     const auto& pos = args.positional();
     CANTER_CHECK(!pos.empty(), InvalidArgument, "canter keys: expected create, list or revoke");
     const std::string data = args.require("data");
@@ -123,18 +123,18 @@ int cmd_keys(const std::vector<std::string>& argv) {
             c = std::stoll(credits);
         }
         std::string secret;
-        const auto key = keys.create(args.require("name"), c, &secret);
-        std::cout << "created key " << key.id << " '" << key.name << "' with " << key.credits
+        const auto key = keys.create(args.require("name"), c, &secret, args.get("role", "user"));
+        std::cout << "created " << key.role << " key " << key.id << " '" << key.name << "' with " << key.credits
                   << " credits; store it now, it is not shown again:\n"
                   << secret << std::endl;
         return 0;
     }
     if (what == "list") {
-        std::printf("%-5s %-24s %-12s %10s  %-16s %s\n", "id", "name", "prefix", "credits", "created", "state");
+        std::printf("%-5s %-24s %-12s %-6s %10s  %-16s %s\n", "id", "name", "prefix", "role", "credits", "created", "state");
         for (const auto& k : keys.list())
-            std::printf("%-5lld %-24s %-12s %10lld  %-16s %s\n", static_cast<long long>(k.id), k.name.c_str(),
-                        k.prefix.c_str(), static_cast<long long>(k.credits), format_time(k.created_at).c_str(),
-                        k.revoked ? "revoked" : "active");
+            std::printf("%-5lld %-24s %-12s %-6s %10lld  %-16s %s\n", static_cast<long long>(k.id), k.name.c_str(),
+                        k.prefix.c_str(), k.role.c_str(), static_cast<long long>(k.credits),
+                        format_time(k.created_at).c_str(), k.revoked ? "revoked" : "active");
         return 0;
     }
     if (what == "revoke") {

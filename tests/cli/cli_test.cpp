@@ -103,7 +103,7 @@ TEST(Cli, KeysCreateMakesTheDataFolder) {
     std::string out;
     ASSERT_EQ(testing::run_command(testing::canter_binary() + " keys create --name first --data " + data, &out), 0) << out;
     EXPECT_TRUE(std::filesystem::exists(data + "/canter.db")) << out;
-    EXPECT_NE(out.find("created key"), std::string::npos) << out;
+    EXPECT_NE(out.find("created user key"), std::string::npos) << out;
     // list and revoke never create anything: a wrong folder stays an error.
     EXPECT_NE(testing::run_command(testing::canter_binary() + " keys list --data " + data + "-typo", &out), 0) << out;
     EXPECT_FALSE(std::filesystem::exists(data + "-typo"));

@@ -313,6 +313,25 @@ TEST_F(ServerApi, BadInputIsJson4xxAndNamesTheField) {
     EXPECT_EQ(c.get("/health").status, 200);
 }
 
+// Only admin keys may jump the queue; everyone else gets a 403 naming the field.
+TEST_F(ServerApi, PriorityNeedsAnAdminKey) {
+    ApiClient user = client();
+    json job = small_job();
+    job["priority"] = 5;
+    const Reply refused = user.post("/v1/queue/canter", job);
+    EXPECT_EQ(refused.status, 403) << refused.raw;
+    EXPECT_EQ(refused.body["error"]["param"], "priority") << refused.raw;
+    const int credits = user.get("/v1/me").body["credits"];
+    EXPECT_EQ(credits, 1000);  // nothing charged
+    EXPECT_EQ(user.get("/v1/me").body["role"], "user");
+
+    ApiClient admin(server_->url(), create_key(*data_, "admin1", 1000, "admin"));
+    EXPECT_EQ(admin.get("/v1/me").body["role"], "admin");
+    const Reply accepted = admin.post("/v1/queue/canter", job);
+    ASSERT_EQ(accepted.status, 200) << accepted.raw;
+    EXPECT_EQ(admin.wait_done(accepted.body["request_id"], 300)["status"], "COMPLETED");
+}
+
 TEST_F(ServerApi, WebhookIsPostedOnCompletion) {
     httplib::Server hook;
     std::mutex mutex;

@@ -83,10 +83,11 @@ void ServeProcess::kill9() {
 
 std::string ServeProcess::log() const { return read_file(log_path_); }
 
-std::string create_key(const std::string& data_dir, const std::string& name, int credits) {
+std::string create_key(const std::string& data_dir, const std::string& name, int credits, const std::string& role) {
     std::string out;
     std::string cmd = quote(canter_binary()) + " keys create --name " + quote(name) + " --data " + quote(data_dir);
     if (credits >= 0) cmd += " --credits " + std::to_string(credits);
+    if (!role.empty()) cmd += " --role " + quote(role);
     const int rc = run_command(cmd + " 2>/dev/null", &out);
     EXPECT_EQ(rc, 0) << out;
     while (!out.empty() && out.back() == '\n') out.pop_back();

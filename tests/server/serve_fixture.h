@@ -30,7 +30,8 @@ private:
 };
 
 // `canter keys create --name NAME [--credits C] --data DIR`; returns the secret (last line).
-std::string create_key(const std::string& data_dir, const std::string& name, int credits = -1);
+std::string create_key(const std::string& data_dir, const std::string& name, int credits = -1,
+                       const std::string& role = "");
 void revoke_key(const std::string& data_dir, const std::string& name);
 
 struct Reply {

@@ -86,6 +86,33 @@ TEST(ServerJobStore, SubmitChargesAndFailureRefunds) {
     EXPECT_EQ(s.jobs.get(a.id)->error, "boom");
 }
 
+TEST(ServerKeyStore, RolesDefaultToUserAndAreStored) {
+    Stores s;
+    EXPECT_EQ(s.keys.create("u", 1, nullptr).role, "user");
+    const auto admin = s.keys.create("a", 1, nullptr, "admin");
+    EXPECT_EQ(s.keys.get(admin.id)->role, "admin");
+    try {
+        s.keys.create("x", 1, nullptr, "root");
+        ADD_FAILURE() << "role 'root' accepted";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("--role must be user or admin"), std::string::npos) << e.what();
+    }
+}
+
+// A version-1 database (no roles) gains the column on open; its keys become users.
+TEST(ServerKeyStore, Version1DatabaseMigratesToRoles) {
+    Db db(":memory:");
+    db.exec("CREATE TABLE api_keys (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, prefix TEXT NOT NULL,"
+            " key_hash TEXT NOT NULL UNIQUE, credits INTEGER NOT NULL, created_at REAL NOT NULL, revoked_at REAL);"
+            "INSERT INTO api_keys(name, prefix, key_hash, credits, created_at) VALUES('old', 'ck_x', 'h', 3, 0);"
+            "PRAGMA user_version = 1;");
+    migrate(db);
+    KeyStore keys(db);
+    ASSERT_EQ(keys.list().size(), 1u);
+    EXPECT_EQ(keys.list()[0].role, "user");
+    EXPECT_EQ(db.query_one("PRAGMA user_version")->i("user_version"), kSchemaVersion);
+}
+
 // State changes are guarded by the current status: only a running job can finish, once.
 TEST(ServerJobStore, OnlyARunningJobFinishesAndOnlyOnce) {
     Stores s;

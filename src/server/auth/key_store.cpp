@@ -7,7 +7,7 @@
 namespace canter::server {
 namespace {
 
-const char* kColumns = "id, name, prefix, credits, created_at, revoked_at";
+const char* kColumns = "id, name, prefix, credits, created_at, revoked_at, role";
 
 ApiKey from_row(const DbRow& r) {
     ApiKey k;
@@ -17,17 +17,19 @@ ApiKey from_row(const DbRow& r) {
     k.credits = r.i("credits");
     k.created_at = r.d("created_at");
     k.revoked = !r.is_null("revoked_at");
+    k.role = r.s("role");
     return k;
 }
 
 }  // namespace
 
-ApiKey KeyStore::create(const std::string& name, int64_t credits, std::string* secret) {
+ApiKey KeyStore::create(const std::string& name, int64_t credits, std::string* secret, const std::string& role) {
     CANTER_CHECK(!name.empty() && name.size() <= 200, InvalidArgument, "key name must be 1..200 characters");
     CANTER_CHECK(credits >= 0, InvalidArgument, "credits must be >= 0, got " << credits);
+    CANTER_CHECK(role == "user" || role == "admin", InvalidArgument, "--role must be user or admin, got '" << role << "'");
     const std::string key = "ck_" + random_hex(24);
-    db_.run("INSERT INTO api_keys(name, prefix, key_hash, credits, created_at) VALUES(?,?,?,?,?)",
-            {name, key.substr(0, 11), sha256_hex(key), credits, now_seconds()});
+    db_.run("INSERT INTO api_keys(name, prefix, key_hash, credits, created_at, role) VALUES(?,?,?,?,?,?)",
+            {name, key.substr(0, 11), sha256_hex(key), credits, now_seconds(), role});
     const int64_t id = db_.last_insert_rowid();
     if (secret) *secret = key;
     return *get(id);

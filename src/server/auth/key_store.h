@@ -20,6 +20,7 @@ struct ApiKey {
     int64_t credits = 0;
     double created_at = 0;
     bool revoked = false;
+    std::string role = "user";  // "admin" may set job priorities
 };
 
 class KeyStore {
@@ -27,7 +28,8 @@ public:
     explicit KeyStore(Db& db) : db_(db) {}
 
     // Returns the new key row and writes the secret (only ever returned here) to `secret`.
-    ApiKey create(const std::string& name, int64_t credits, std::string* secret);
+    // `role` is "user" or "admin".
+    ApiKey create(const std::string& name, int64_t credits, std::string* secret, const std::string& role = "user");
     std::vector<ApiKey> list();
     // Revokes by numeric id or by name; throws NotFound naming what was asked for.
     ApiKey revoke(const std::string& id_or_name);

@@ -135,6 +135,10 @@ void check_rate(Context& ctx, const ApiKey& key) {
 Job submit_job(Context& ctx, const ApiKey& key, ParsedRequest parsed, const std::string& api,
                const std::string& model, int priority, const std::string& webhook_url) {
     if (priority < -10 || priority > 10) throw ApiError(422, "invalid_field", "priority: must be -10..10", "priority");
+    // Jumping the queue is an operator's decision: only admin keys may set a priority.
+    if (priority != 0 && key.role != "admin")
+        throw ApiError(403, "forbidden", "priority: only admin keys may set a priority (this key is '" + key.role + "')",
+                       "priority");
     if (!webhook_url.empty() && webhook_url.rfind("http://", 0) != 0 && webhook_url.rfind("https://", 0) != 0)
         throw ApiError(422, "invalid_field", "webhook_url: must be an http(s) URL", "webhook_url");
     check_rate(ctx, key);

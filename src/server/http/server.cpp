@@ -158,7 +158,7 @@ void Server::Impl::register_misc() {
     http->Get("/v1/me", guarded([this](const httplib::Request& req, httplib::Response& res) {
         const ApiKey key = authenticate(*ctx, req);
         const auto& q = ctx->options.quotas;
-        send_json(res, 200, {{"name", key.name}, {"key_prefix", key.prefix}, {"credits", key.credits},
+        send_json(res, 200, {{"name", key.name}, {"key_prefix", key.prefix}, {"role", key.role}, {"credits", key.credits},
                              {"quotas", {{"max_active_jobs", q.max_active}, {"max_jobs_per_day", q.max_per_day},
                                          {"submissions_per_minute", ctx->options.submit_per_minute}}},
                              {"prices", {{"256p", 1}, {"540p", 4}, {"1080p", 16}}},

@@ -43,6 +43,11 @@ CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(status, priority DESC, seq);
 CREATE INDEX IF NOT EXISTS jobs_key ON jobs(key_id, seq);
 )SQL";
 
+// Version 2: key roles. 'admin' keys may set a job priority; every other key is 'user'.
+const char* kSchemaV2 = R"SQL(
+ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'user';
+)SQL";
+
 }  // namespace
 
 void migrate(Db& db) {
@@ -55,6 +60,12 @@ void migrate(Db& db) {
         db.transaction([&] {
             db.exec(kSchemaV1);
             db.exec("PRAGMA user_version = 1");
+        });
+    }
+    if (version < 2) {
+        db.transaction([&] {
+            db.exec(kSchemaV2);
+            db.exec("PRAGMA user_version = 2");
         });
     }
 }
