@@ -52,7 +52,7 @@ std::string format_time(double t) {
 int cmd_serve(const std::vector<std::string>& argv) {
     Args args(argv, {"data", "host", "port", "model", "devices", "http-threads", "retention-hours", "max-active",
                      "daily-jobs", "rate-limit", "max-attempts", "refine-url", "refine-model", "tls-cert", "tls-key"},
-              {});
+              {"allow-private-webhooks"});
     server::ServeOptions o;
     o.data_dir = args.require("data");
     o.host = args.get("host", o.host);
@@ -70,6 +70,7 @@ int cmd_serve(const std::vector<std::string>& argv) {
     o.max_attempts = args.get_int("max-attempts", o.max_attempts);
     o.refine_url = args.get("refine-url");
     o.refine_model = args.get("refine-model", "gpt-4o-mini");
+    o.allow_private_webhooks = args.has("allow-private-webhooks");
     if (const char* k = std::getenv("CANTER_REFINE_API_KEY")) o.refine_api_key = k;
 
     // SIGINT/SIGTERM are handled by one thread (sigwait) that stops the server cleanly:

@@ -6,6 +6,7 @@
 #include "server/api_error.h"
 #include "server/auth/sha256.h"
 #include "server/request_json.h"
+#include "server/http/webhook_target.h"
 #include "util/utf8.h"
 
 namespace canter::server {
@@ -139,8 +140,13 @@ Job submit_job(Context& ctx, const ApiKey& key, ParsedRequest parsed, const std:
     if (priority != 0 && key.role != "admin")
         throw ApiError(403, "forbidden", "priority: only admin keys may set a priority (this key is '" + key.role + "')",
                        "priority");
-    if (!webhook_url.empty() && webhook_url.rfind("http://", 0) != 0 && webhook_url.rfind("https://", 0) != 0)
-        throw ApiError(422, "invalid_field", "webhook_url: must be an http(s) URL", "webhook_url");
+    if (!webhook_url.empty()) {
+        try {
+            resolve_webhook_target(webhook_url, ctx.options.allow_private_webhooks);
+        } catch (const Error& e) {
+            throw ApiError(422, "invalid_field", e.what(), "webhook_url");
+        }
+    }
     check_rate(ctx, key);
     NewJob nj;
     nj.id = "req_" + random_id();

@@ -131,7 +131,7 @@ void Server::Impl::on_finished(const Job& job) {
                              (ctx->options.host == "0.0.0.0" ? std::string("127.0.0.1") : ctx->options.host) +
                              ":" + std::to_string(port);
     std::string error;
-    if (!post_webhook(job.webhook_url, webhook_payload(job, base), &error))
+    if (!post_webhook(job.webhook_url, webhook_payload(job, base), ctx->options.allow_private_webhooks, &error))
         std::cerr << "canter serve: webhook for " << job.id << " to " << job.webhook_url << " failed: " << error << "\n";
 }
 

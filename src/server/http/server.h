@@ -27,6 +27,8 @@ struct ServeOptions {
     std::string refine_url;           // OpenAI-compatible base URL for /v1/prompts/refine (optional)
     std::string refine_model;
     std::string refine_api_key;
+    // Webhooks to loopback/private/link-local addresses (tests, a trusted LAN): off by default.
+    bool allow_private_webhooks = false;
 };
 
 class Server {

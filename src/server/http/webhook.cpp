@@ -2,22 +2,23 @@
 
 #include <httplib.h>
 
+#include "canter/error.h"
+#include "server/http/webhook_target.h"
+
 namespace canter::server {
 
-bool post_webhook(const std::string& url, const nlohmann::json& body, std::string* error) {
-    const auto scheme_end = url.find("://");
-    if (scheme_end == std::string::npos) {
-        if (error) *error = "not a URL";
-        return false;
-    }
-    const auto path_start = url.find('/', scheme_end + 3);
-    const std::string origin = url.substr(0, path_start);
-    const std::string path = path_start == std::string::npos ? "/" : url.substr(path_start);
+bool post_webhook(const std::string& url, const nlohmann::json& body, bool allow_private, std::string* error) {
     try {
-        httplib::Client client(origin);
+        const WebhookTarget t = resolve_webhook_target(url, allow_private);
+        const std::string host = t.host.find(':') != std::string::npos ? "[" + t.host + "]" : t.host;
+        httplib::Client client(t.scheme + "://" + host + ":" + std::to_string(t.port));
+        // Connect to the address vetted just now, not to whatever a second lookup returns.
+        client.set_hostname_addr_map({{t.host, t.addresses.front()}});
+        client.set_follow_location(false);
         client.set_connection_timeout(5);
         client.set_read_timeout(10);
-        auto res = client.Post(path, body.dump(), "application/json");
+        auto res = client.Post(t.path, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                               "application/json");
         if (!res) {
             if (error) *error = httplib::to_string(res.error());
             return false;

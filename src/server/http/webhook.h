@@ -1,5 +1,8 @@
 // POSTs {request_id, status, payload, error} to a job's webhook URL (http or https), once,
-// with short timeouts; failures are logged, never thrown.
+// with short timeouts; failures are logged, never thrown. The destination is resolved and vetted
+// again here (server/http/webhook_target.h) and the connection goes to that vetted address, so a
+// DNS answer that changed since submission (rebinding) cannot redirect it; redirects are not
+// followed.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -7,6 +10,6 @@
 
 namespace canter::server {
 
-bool post_webhook(const std::string& url, const nlohmann::json& body, std::string* error);
+bool post_webhook(const std::string& url, const nlohmann::json& body, bool allow_private, std::string* error);
 
 }  // namespace canter::server
