@@ -218,6 +218,8 @@ int main(int argc, char** argv) {
     std::printf("- device: %s; native bf16 GEMM: %s (block matrices held as %s)\n", g_device.str().c_str(),
                 tensor::has_fast_bf16_matmul(g_device) ? "yes" : "no",
                 c10::toString(dit::dit_matrix_dtype(bf16_options)));
+    std::printf("- kernels for the DiT layer rows: %s (CANTER_KERNELS)\n",
+                tensor::kernels_from_env() == tensor::KernelChoice::kReference ? "reference" : "fused");
     // Two cores: any other busy process (a compiler) shows up directly in the timings. The
     // load average lags by a minute, so sample the CPU counters over one second as well.
     const double busy = machine_busy_fraction();
@@ -339,17 +341,26 @@ int main(int argc, char** argv) {
         at::Tensor q = tensor::round_bf16(randn({L, Hq, D}));
         at::Tensor k = tensor::round_bf16(randn({L, Hkv, D}));
         at::Tensor v = tensor::round_bf16(randn({L, Hkv, D}));
+        // Both implementations behind tensor::attention, named explicitly (CANTER_KERNELS
+        // only changes the default, which the layer rows above use).
         tensor::AttentionOptions ao;
-        ao.bf16_partials = true;
+        ao.bf16 = true;
         const double scale = 1.0 / std::sqrt(double(D));
+        const std::string attn_shape = "q " + std::to_string(L) + "x" + std::to_string(Hq) + "x" +
+                                       std::to_string(D) + ", kv x" + std::to_string(Hkv);
+        ao.kernel = tensor::KernelChoice::kFused;
+        const bool fused = tensor::fused_attention_applies(q, ao.bf16);
+        const Timing s_fused =
+            time_median([&] { (void)tensor::attention(q, k, v, {}, scale, ao); }, args.reps, 0);
+        report({std::string("attention alone, fused (tensor::attention)") +
+                    (fused ? "" : " [no fused kernel here: reference kernel]"),
+                attn_shape, f_attn, s_fused, args.reps});
+        ao.kernel = tensor::KernelChoice::kReference;
         const Timing s_attn =
             time_median([&] { (void)tensor::attention(q, k, v, {}, scale, ao); }, args.reps, 0);
-        report({"attention alone (tensor::attention)",
-                "q " + std::to_string(L) + "x" + std::to_string(Hq) + "x" + std::to_string(D) +
-                    ", kv x" + std::to_string(Hkv),
-                f_attn, s_attn, args.reps});
+        report({"attention alone, reference kernel", attn_shape, f_attn, s_attn, args.reps});
 
-        // Just the two GEMMs per block that tensor::attention issues (same q_block, K and V
+        // Just the two GEMMs per block that the reference kernel issues (same q_block, K and V
         // already head-major): the part of its time that is GEMM rather than softmax/copies.
         const int64_t G = Hq / Hkv, qb = ao.q_block;
         at::Tensor qh = randn({Hkv, G * qb, D});
@@ -406,7 +417,7 @@ int main(int argc, char** argv) {
                     r.item.c_str(), r.shape.c_str(), r.reps, r.timing.seconds * 1e3, rate / 1e12,
                     100 * rate / fp32_rate, 100 * rate / bf16_rate, 100 * r.timing.cpu_share);
         if (r.item.rfind("4 linears", 0) == 0) lin_s = r.timing.seconds;
-        if (r.item.rfind("attention alone", 0) == 0) attn_s = r.timing.seconds;
+        if (r.item.rfind("attention alone, fused", 0) == 0) attn_s = r.timing.seconds;  // the layer's path
     }
     const double layer_s = layer.seconds, rest = layer_s - lin_s - attn_s;
     std::printf("| rest of the shared layer (norms, RoPE, gate, swiglu7, copies) | layer - "

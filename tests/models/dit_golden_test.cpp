@@ -7,6 +7,8 @@
 #include "models/dit/dit_model.h"
 #include "models/dit/rope.h"
 #include "pipeline/packing.h"
+#include "tensor/kernels.h"
+#include "tensor/ops.h"
 #include "test_util.h"
 
 namespace canter {
@@ -110,51 +112,78 @@ TEST_P(DitGolden, MatchesReference) {
 // golden cases (AVX512-BF16, native bf16 GEMMs): <= 0.0158 and <= 0.014 %; with one cast
 // removed (the bf16 rounding of the attention output) 0.32-0.89 % of the elements are beyond
 // 1e-2 in every case, so the test fails.
+// `ulps` and `max_beyond` raise the two bounds for attention kernels that round more than
+// upstream (DitGoldenLayer below).
 ::testing::AssertionResult near_bf16_flips(const at::Tensor& actual, const at::Tensor& expected,
-                                           const std::string& what) {
+                                           const std::string& what, double ulps = 1, double max_beyond = 0.001) {
     if (actual.sizes() != expected.sizes())
         return ::testing::AssertionFailure() << what << ": shape " << actual.sizes() << " vs " << expected.sizes();
     const at::Tensor d = (actual.cpu().to(at::kDouble) - expected.to(at::kDouble)).abs();
     const double peak = expected.abs().max().item<double>();
-    const double ulp = std::ldexp(1.0, static_cast<int>(std::floor(std::log2(std::max(peak, 1e-30)))) - 7);
+    const double ulp = ulps * std::ldexp(1.0, static_cast<int>(std::floor(std::log2(std::max(peak, 1e-30)))) - 7);
     const double max_abs = d.max().item<double>();
     const double beyond = (d > 1e-2).to(at::kDouble).mean().item<double>();
-    std::cout << "  [compare] " << what << ": max_abs=" << max_abs << " (bound " << ulp << " = 1 bf16 ulp of "
-              << peak << "), " << 100 * beyond << " % beyond 1e-2 (bound 0.1 %)\n";
-    if (max_abs > ulp || beyond > 0.001)
+    std::cout << "  [compare] " << what << ": max_abs=" << max_abs << " (bound " << ulp << " = " << ulps << " bf16 ulp of "
+              << peak << "), " << 100 * beyond << " % beyond 1e-2 (bound " << 100 * max_beyond << " %)\n";
+    if (max_abs > ulp || beyond > max_beyond)
         return ::testing::AssertionFailure() << what << ": more than bf16 rounding flips (max_abs " << max_abs
                                              << ", " << 100 * beyond << " % beyond 1e-2)";
     return ::testing::AssertionSuccess();
 }
 
 // Each layer alone, fed the reference's own input, must reproduce the reference output of
-// that layer: fp32 to 2e-5; bf16 up to rounding flips (near_bf16_flips).
+// that layer: fp32 to 2e-5; bf16 up to rounding flips (near_bf16_flips). Both attention paths
+// run (the default one is what DitGolden runs): the reference kernel and the fused path on the
+// CPU keep upstream's fp32 softmax probabilities and are held to the flips bound; a kernel that
+// rounds the probabilities to bf16 before P.V, as FlashAttention-2 does (the fused bf16 path on
+// CUDA; on the CPU the bf16 kernel of AttentionOptions::cpu_bf16_kernel, measured here so the
+// difference is on record), moves 0.28-0.79 % of the elements beyond 1e-2 on the golden cases
+// and up to 1.02 ulp (AVX512-BF16 CPU): the same signature as a missing cast. Those runs get
+// 2 ulps and 2 %; the casts themselves are pinned by the reference-kernel run.
 class DitGoldenLayer : public DitGolden {};
 
 TEST_P(DitGoldenLayer, EachLayerInIsolation) {
     const Case& tc = GetParam();
     CANTER_SKIP_UNLESS_DEVICE(tc.device);
     const bool fp32 = tc.precision == dit::Precision::kFP32;
+    const bool cuda = tc.device.rfind("cuda", 0) == 0;
     const std::string prefix = fp32 ? "fp32." : "native.";
     const std::string file = case_file(tc);
     auto ref = io::SafetensorsFile::open(file);
     conform::CaseFile c(file);
     dit::DitConfig config = dit::DitConfig::from_model_dir(golden(tc.set));
     config.apply(c.meta("arch_overrides", nlohmann::json::object()));
-    dit::DitOptions options;
-    options.precision = tc.precision;
-    options.device = c10::Device(tc.device);
-    const auto model = dit::DitModel::load(golden(tc.set), config, options);
     const auto packed = pipeline::pack(c.input("input.x_t"), c.input("input.audio_latent"),
                                        c.input("input.txt_feat"), c.input("input.txt_feat_len").item<int64_t>(),
                                        pipeline::DataProxyConfig::from_json(c.meta("data_proxy_config")));
-    const auto rope = dit::rope_table(packed.seq.coords.to(options.device), model.weights().rope_bands);
-    for (int i = 0; i < config.num_layers; ++i) {
-        const std::string in = i == 0 ? "adapter_out" : "layer_out." + std::to_string(i - 1);
-        const std::string n = "layer_out." + std::to_string(i);
-        at::Tensor out = model.forward_layer(i, ref->tensor(prefix + in).to(options.device), packed.seq, rope.sin, rope.cos);
-        if (fp32) EXPECT_TRUE(near(out, ref->tensor(prefix + n), 2e-5, "isolated " + n));
-        else EXPECT_TRUE(near_bf16_flips(out, ref->tensor(prefix + n), "isolated " + n));
+    struct Variant {
+        std::string name;
+        tensor::KernelChoice kernel;
+        bool cpu_bf16_kernel;
+        bool rounds_probabilities;
+    };
+    std::vector<Variant> variants = {{"reference kernel", tensor::KernelChoice::kReference, false, false},
+                                     {"fused", tensor::KernelChoice::kFused, false, cuda && !fp32}};
+    if (!fp32 && !cuda && tensor::has_fast_bf16_matmul(c10::Device(tc.device)))
+        variants.push_back({"fused, bf16 CPU kernel", tensor::KernelChoice::kFused, true, true});
+    for (const Variant& var : variants) {
+        dit::DitOptions options;
+        options.precision = tc.precision;
+        options.device = c10::Device(tc.device);
+        options.attention.kernel = var.kernel;
+        options.attention.cpu_bf16_kernel = var.cpu_bf16_kernel;
+        const auto model = dit::DitModel::load(golden(tc.set), config, options);
+        const auto rope = dit::rope_table(packed.seq.coords.to(options.device), model.weights().rope_bands);
+        for (int i = 0; i < config.num_layers; ++i) {
+            const std::string in = i == 0 ? "adapter_out" : "layer_out." + std::to_string(i - 1);
+            const std::string n = "layer_out." + std::to_string(i);
+            const std::string what = "isolated " + n + " (" + var.name + ")";
+            at::Tensor out =
+                model.forward_layer(i, ref->tensor(prefix + in).to(options.device), packed.seq, rope.sin, rope.cos);
+            if (fp32) EXPECT_TRUE(near(out, ref->tensor(prefix + n), 2e-5, what));
+            else if (var.rounds_probabilities) EXPECT_TRUE(near_bf16_flips(out, ref->tensor(prefix + n), what, 2, 0.02));
+            else EXPECT_TRUE(near_bf16_flips(out, ref->tensor(prefix + n), what));
+        }
     }
 }
 

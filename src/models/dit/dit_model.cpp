@@ -179,17 +179,12 @@ at::Tensor DitModel::forward_layer(int i, const at::Tensor& x_in, const DitSeque
     });
     q = apply_rope(q, rope);
     k = apply_rope(k, rope);
-    if (bf16) {  // upstream hands bf16 q/k/v to flash attention and gets bf16 back
-        q = tensor::round_bf16(q);
-        k = tensor::round_bf16(k);
-        v = tensor::round_bf16(v);
-    }
     static const std::vector<tensor::AttnRange> kFull;
     const auto& ranges = c.is_local_attn_layer(i) ? seq.local_ranges : kFull;
-    tensor::AttentionOptions attn_options;
-    attn_options.bf16_partials = bf16;
+    tensor::AttentionOptions attn_options = options_.attention;
+    // Upstream hands bf16 q/k/v to flash attention and gets bf16 back; attention does both casts.
+    attn_options.bf16 = bf16;
     at::Tensor o = tensor::attention(q, k, v, ranges, 1.0 / std::sqrt(static_cast<double>(D)), attn_options);
-    if (bf16) o = tensor::round_bf16(o);
     if (c.enable_attn_gating) {
         at::Tensor gate = qkv.narrow(1, (Hq + 2 * Hkv) * D, Hq);  // [L, Hq]
         o = o * at::sigmoid(gate).unsqueeze(2);

@@ -13,6 +13,7 @@
 #include "models/common/weights.h"
 #include "models/dit/dit_config.h"
 #include "models/dit/dit_sequence.h"
+#include "tensor/attention.h"
 
 namespace canter::dit {
 
@@ -60,6 +61,9 @@ struct DitOutput {
 struct DitOptions {
     Precision precision = Precision::kBF16;
     c10::Device device = c10::Device(c10::kCPU);
+    // How the layers' attention runs (kernel choice: CANTER_KERNELS unless named; tests name
+    // one). Its `bf16` field is set from `precision`.
+    tensor::AttentionOptions attention;
 };
 
 class DitModel {
