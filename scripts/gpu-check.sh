@@ -74,7 +74,7 @@ if grep -q "CUDA device" "$OUT/version.txt" && ! grep -q "no CUDA device" "$OUT/
 section "Tests (golden cases on CUDA, CUDA path)"
 golden="${CANTER_GOLDEN_DIR:-}"
 if [ -z "$golden" ]; then if [ -d .deps/golden ]; then golden="$PWD/.deps/golden"; else golden="$PWD/../shared/golden"; fi; fi
-filter='*Golden*cuda*:*GoldenOnDevice*cuda*:CudaPath.*:StepGraphTest.*'
+filter='*Golden*cuda*:*GoldenOnDevice*cuda*:*Attention*Cuda*:CudaPath.*:StepGraphTest.*'
 negative=""
 for set in dit_long vae/turbo_vaed_real; do  # golden sets that may not have been brought along
   if [ ! -e "$golden/$set" ]; then negative="$negative:*${set##*/}*"; log "- not brought along: golden/$set (its cases are left out)"; fi
