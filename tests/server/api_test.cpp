@@ -9,6 +9,8 @@
 #include <memory>
 #include <thread>
 
+#include "server/auth/hmac.h"
+#include "server/auth/sha256.h"
 #include "server/serve_fixture.h"
 #include "test_util.h"
 
@@ -341,13 +343,23 @@ TEST_F(ServerApi, PriorityNeedsAnAdminKey) {
     EXPECT_EQ(admin.wait_done(accepted.body["request_id"], 300)["status"], "COMPLETED");
 }
 
+// Delivered from the outbox by the sender thread, signed with HMAC-SHA256 whose key is the hex
+// SHA-256 of the client's API key; a failing receiver is retried with backoff.
 TEST_F(ServerApi, WebhookIsPostedOnCompletion) {
     httplib::Server hook;
     std::mutex mutex;
     std::vector<json> received;
+    std::vector<std::string> signatures, bodies;
+    int attempts = 0;
     hook.Post("/hook", [&](const httplib::Request& req, httplib::Response& res) {
         std::lock_guard<std::mutex> lock(mutex);
+        if (++attempts == 1) {  // the first attempt fails: the delivery must be retried
+            res.status = 503;
+            return;
+        }
         received.push_back(json::parse(req.body));
+        bodies.push_back(req.body);
+        signatures.push_back(req.get_header_value("X-Canter-Signature"));
         res.set_content("{}", "application/json");
     });
     const int port = hook.bind_to_any_port("127.0.0.1");
@@ -357,7 +369,7 @@ TEST_F(ServerApi, WebhookIsPostedOnCompletion) {
     const Reply sub = c.post("/v1/queue/canter?fal_webhook=" + url, small_job("webhook"));
     ASSERT_EQ(sub.status, 200) << sub.raw;
     c.wait_done(sub.body["request_id"], 600);
-    for (int i = 0; i < 100; ++i) {
+    for (int i = 0; i < 300; ++i) {  // first retry after 5 s
         {
             std::lock_guard<std::mutex> lock(mutex);
             if (!received.empty()) break;
@@ -371,6 +383,8 @@ TEST_F(ServerApi, WebhookIsPostedOnCompletion) {
     EXPECT_EQ(received[0]["status"], "OK");
     EXPECT_TRUE(received[0]["payload"]["video"]["url"].is_string());
     EXPECT_TRUE(received[0]["error"].is_null());
+    EXPECT_EQ(attempts, 2);
+    EXPECT_EQ(signatures[0], "sha256=" + server::hmac_sha256_hex(server::sha256_hex(c.key()), bodies[0]));
 }
 
 TEST_F(ServerApi, PromptRefineBuilder) {

@@ -42,6 +42,11 @@ std::vector<ApiKey> KeyStore::list() {
     return out;
 }
 
+std::string KeyStore::key_hash(int64_t id) {
+    auto r = db_.query_one("SELECT key_hash FROM api_keys WHERE id = ?", {id});
+    return r ? r->s("key_hash") : std::string();
+}
+
 std::optional<ApiKey> KeyStore::get(int64_t id) {
     auto r = db_.query_one(std::string("SELECT ") + kColumns + " FROM api_keys WHERE id = ?", {id});
     if (!r) return std::nullopt;

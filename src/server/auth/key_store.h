@@ -36,6 +36,9 @@ public:
     // The key matching a presented secret (revoked ones included), or nullopt.
     std::optional<ApiKey> find_by_secret(const std::string& secret);
     std::optional<ApiKey> get(int64_t id);
+    // The stored hash (hex SHA-256 of the secret): the key owner can compute it too, so it is
+    // the webhook signing key.
+    std::string key_hash(int64_t id);
 
 private:
     Db& db_;

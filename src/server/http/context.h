@@ -43,6 +43,9 @@ void send_json(httplib::Response& res, int status, const json& body);
 void send_error(httplib::Response& res, int status, const std::string& code, const std::string& message,
                 const std::string& param = "");
 // Wraps a handler: ApiError, canter::Error, JSON errors and anything else become JSON responses.
+// A 500 with an error id; `what` goes to the server log only.
+void send_internal_error(httplib::Response& res, const httplib::Request& req, const std::string& what);
+
 httplib::Server::Handler guarded(std::function<void(const httplib::Request&, httplib::Response&)> fn);
 int http_status_for(ErrorCode code);
 

@@ -13,7 +13,9 @@
 
 #include "server/http/context.h"
 #include "server/http/webhook.h"
+#include "server/auth/hmac.h"
 #include "server/store/data_lock.h"
+#include "server/store/webhook_outbox.h"
 #include "server/store/schema.h"
 #include "util/check.h"
 
@@ -26,12 +28,14 @@ struct Server::Impl {
     std::unique_ptr<httplib::Server> http;  // an httplib::SSLServer with --tls-cert/--tls-key
     int port = 0;
     std::thread janitor;
+    std::thread webhook_sender;  // delivers the outbox (server/store/webhook_outbox.h)
     std::mutex janitor_mutex;  // guards stopping (with janitor_cv)
     std::condition_variable janitor_cv;
     bool stopping = false;
 
     void on_finished(const Job& job);
     void sweep();
+    void deliver_webhooks();  // one pass over the due outbox rows
     void register_misc();
 };
 
@@ -130,9 +134,25 @@ void Server::Impl::on_finished(const Job& job) {
     const std::string base = (ctx->options.tls_cert.empty() ? "http://" : "https://") +
                              (ctx->options.host == "0.0.0.0" ? std::string("127.0.0.1") : ctx->options.host) +
                              ":" + std::to_string(port);
-    std::string error;
-    if (!post_webhook(job.webhook_url, webhook_payload(job, base), ctx->options.allow_private_webhooks, &error))
-        std::cerr << "canter serve: webhook for " << job.id << " to " << job.webhook_url << " failed: " << error << "\n";
+    // Written to the outbox and sent by the sender thread: this runs on a generation worker.
+    const std::string body = webhook_payload(job, base).dump(-1, ' ', false, json::error_handler_t::replace);
+    WebhookOutbox(ctx->db).enqueue(job.id, job.webhook_url, body, hmac_sha256_hex(ctx->keys.key_hash(job.key_id), body));
+}
+
+void Server::Impl::deliver_webhooks() {
+    WebhookOutbox outbox(ctx->db);
+    for (const auto& d : outbox.due(now_seconds())) {
+        std::string error;
+        if (post_webhook(d.url, d.body, d.signature, ctx->options.allow_private_webhooks, &error)) {
+            outbox.delivered(d.id);
+        } else if (!outbox.failed(d.id, error, now_seconds())) {
+            std::cerr << "canter serve: webhook for " << d.job_id << " to " << d.url << " given up after "
+                      << WebhookOutbox::kMaxAttempts << " attempts: " << error << "\n";
+        } else {
+            std::cerr << "canter serve: webhook for " << d.job_id << " to " << d.url << " failed (will retry): " << error
+                      << "\n";
+        }
+    }
 }
 
 void Server::Impl::sweep() {
@@ -208,7 +228,7 @@ void Server::start() {
         else if (res.status == 413) send_error(res, 413, "payload_too_large", "request body larger than 16 MiB");
         else send_error(res, res.status, "http_error", "HTTP " + std::to_string(res.status));
     });
-    s.http->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    s.http->set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
         std::string what = "unknown error";
         try {
             std::rethrow_exception(ep);
@@ -216,7 +236,7 @@ void Server::start() {
             what = e.what();
         } catch (...) {
         }
-        send_error(res, 500, "internal", what);
+        send_internal_error(res, req, what);
     });
 
     if (ctx.options.port == 0) s.port = s.http->bind_to_any_port(ctx.options.host);
@@ -231,6 +251,15 @@ void Server::start() {
             try { s.sweep(); } catch (const std::exception& e) { std::cerr << "canter serve: retention: " << e.what() << "\n"; }
             lock.lock();
         }
+    });
+    // Webhooks: the due outbox rows, every second (a finished job's webhook leaves within ~1 s).
+    s.webhook_sender = std::thread([&s] {
+        std::unique_lock<std::mutex> lock(s.janitor_mutex);
+        do {
+            lock.unlock();
+            try { s.deliver_webhooks(); } catch (const std::exception& e) { std::cerr << "canter serve: webhooks: " << e.what() << "\n"; }
+            lock.lock();
+        } while (!s.janitor_cv.wait_for(lock, std::chrono::seconds(1), [&s] { return s.stopping; }));
     });
 }
 
@@ -252,6 +281,7 @@ void Server::stop() {
     if (s.ctx->workers) s.ctx->workers->stop();
     s.ctx->live.notify();
     if (s.janitor.joinable()) s.janitor.join();
+    if (s.webhook_sender.joinable()) s.webhook_sender.join();
 }
 
 }  // namespace canter::server

@@ -7,7 +7,8 @@
 
 namespace canter::server {
 
-bool post_webhook(const std::string& url, const nlohmann::json& body, bool allow_private, std::string* error) {
+bool post_webhook(const std::string& url, const std::string& body, const std::string& signature, bool allow_private,
+                  std::string* error) {
     try {
         const WebhookTarget t = resolve_webhook_target(url, allow_private);
         const std::string host = t.host.find(':') != std::string::npos ? "[" + t.host + "]" : t.host;
@@ -17,8 +18,9 @@ bool post_webhook(const std::string& url, const nlohmann::json& body, bool allow
         client.set_follow_location(false);
         client.set_connection_timeout(5);
         client.set_read_timeout(10);
-        auto res = client.Post(t.path, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                               "application/json");
+        httplib::Headers headers;
+        if (!signature.empty()) headers.emplace("X-Canter-Signature", "sha256=" + signature);
+        auto res = client.Post(t.path, headers, body, "application/json");
         if (!res) {
             if (error) *error = httplib::to_string(res.error());
             return false;

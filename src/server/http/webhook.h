@@ -10,6 +10,9 @@
 
 namespace canter::server {
 
-bool post_webhook(const std::string& url, const nlohmann::json& body, bool allow_private, std::string* error);
+// `body` is sent as it is; `signature` (hex HMAC-SHA256 of body) goes in X-Canter-Signature as
+// "sha256=<hex>" when not empty.
+bool post_webhook(const std::string& url, const std::string& body, const std::string& signature, bool allow_private,
+                  std::string* error);
 
 }  // namespace canter::server

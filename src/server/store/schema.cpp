@@ -48,6 +48,23 @@ const char* kSchemaV2 = R"SQL(
 ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'user';
 )SQL";
 
+// Version 3: the durable webhook outbox (server/store/webhook_outbox.h).
+const char* kSchemaV3 = R"SQL(
+CREATE TABLE IF NOT EXISTS webhook_outbox (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id       TEXT NOT NULL,
+  url          TEXT NOT NULL,
+  body         TEXT NOT NULL,          -- exactly the bytes that are signed and sent
+  signature    TEXT NOT NULL,          -- hex HMAC-SHA256 of body
+  attempts     INTEGER NOT NULL DEFAULT 0,
+  next_at      REAL NOT NULL,          -- not before this time
+  last_error   TEXT,
+  delivered_at REAL,
+  gave_up_at   REAL
+);
+CREATE INDEX IF NOT EXISTS webhook_outbox_due ON webhook_outbox(delivered_at, gave_up_at, next_at);
+)SQL";
+
 }  // namespace
 
 void migrate(Db& db) {
@@ -66,6 +83,12 @@ void migrate(Db& db) {
         db.transaction([&] {
             db.exec(kSchemaV2);
             db.exec("PRAGMA user_version = 2");
+        });
+    }
+    if (version < 3) {
+        db.transaction([&] {
+            db.exec(kSchemaV3);
+            db.exec("PRAGMA user_version = 3");
         });
     }
 }

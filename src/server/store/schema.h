@@ -5,7 +5,7 @@ namespace canter::server {
 
 class Db;
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 // Brings the database to kSchemaVersion (PRAGMA user_version); idempotent.
 void migrate(Db& db);
