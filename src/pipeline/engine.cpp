@@ -34,6 +34,7 @@
 #include "pipeline/progress_tracker.h"
 #include "pipeline/samplers/noise_source.h"
 #include "pipeline/stage.h"
+#include "pipeline/speech_language.h"
 #include "pipeline/text_conditioning.h"
 #include "tensor/compat.h"
 #include "util/check.h"
@@ -289,7 +290,9 @@ GenerateResult LocalEngine::generate(const GenerateRequest& request, const Progr
     pipeline::StageConditioning cond;
     timed("text", [&] {
         tracker.begin("text", 0, "encoding the prompt");
-        auto e = pipeline::encode_prompt(*text_encoder_, *tokenizer_, request.prompt, kTextTargetLength);
+        // The speech language is named in the prompt, as upstream's enhanced prompts do.
+        const std::string prompt = pipeline::prompt_with_speech_language(request.prompt, request.language);
+        auto e = pipeline::encode_prompt(*text_encoder_, *tokenizer_, prompt, kTextTargetLength);
         if (e.truncated) {
             result.warnings.push_back("prompt has " + std::to_string(e.token_count) + " tokens; the model reads the first " +
                                       std::to_string(kTextTargetLength));
