@@ -33,6 +33,7 @@
 
 #include <sys/resource.h>
 
+#include "canter/error.h"
 #include "canter/version.h"
 #include "models/dit/dit_config.h"
 #include "models/dit/dit_model.h"
@@ -197,14 +198,10 @@ int main(int argc, char** argv) {
     c10::InferenceMode inference;
     using namespace canter;
     try {
-        g_device = c10::Device(args.device == "cuda" ? "cuda:0" : args.device);
-    } catch (const std::exception&) {
-        std::fprintf(stderr, "--device must be cpu, cuda or cuda:N, got '%s'\n", args.device.c_str());
-        return 2;
-    }
-    if (g_device.is_cuda() && !tensor::cuda_usable()) {
-        std::fprintf(stderr, "--device %s: no usable CUDA device (%s)\n", args.device.c_str(), backend_description());
-        return 3;
+        g_device = tensor::parse_device(args.device, "--device");
+    } catch (const Error& e) {
+        std::fprintf(stderr, "%s\n", e.what());
+        return exit_status_for(e.code());
     }
     const bool on_cuda = g_device.is_cuda();
     if (on_cuda) tensor::disable_tf32();  // the fp32 reference row is plain fp32

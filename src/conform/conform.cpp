@@ -39,13 +39,7 @@ nlohmann::json CaseFile::meta(const std::string& key, const nlohmann::json& fall
 }
 
 c10::Device device_of(const ConformRequest& request) {
-    if (request.device == "cpu") return c10::Device(c10::kCPU);
-    try {
-        const c10::Device d(request.device == "cuda" ? "cuda:0" : request.device);
-        if (d.is_cuda()) return d;
-    } catch (const std::exception&) {
-    }
-    CANTER_THROW(InvalidArgument, "--device must be cpu, cuda or cuda:N, got '" << request.device << "'");
+    return tensor::parse_device(request.device, "--device");
 }
 
 }  // namespace conform
@@ -67,15 +61,8 @@ ConformReport run_conformance(const ConformRequest& request) {
         CANTER_THROW(InvalidArgument, "unknown conformance kind '" << request.kind << "' (this build supports: "
                                                                    << list << ")");
     }
-    const c10::Device device = conform::device_of(request);
-    if (device.is_cuda()) {
-        const auto& backend = tensor::backend_info();
-        CANTER_CHECK(tensor::cuda_usable() && device.index() < static_cast<int>(backend.devices.size()), Unsupported,
-                     "--device " << request.device << ": no usable CUDA device here ("
-                                 << tensor::describe_backend(backend) << ")");
-        // The fp32 contract is plain fp32: TF32 matmuls/convolutions drift by ~1e-3.
-        if (request.precision == "fp32") tensor::disable_tf32();
-    }
+    // The fp32 contract is plain fp32: TF32 matmuls/convolutions drift by ~1e-3.
+    if (conform::device_of(request).is_cuda() && request.precision == "fp32") tensor::disable_tf32();
     tensor::InferenceGuard guard;
     const auto t0 = std::chrono::steady_clock::now();
     conform::CaseFile c(request.case_path);

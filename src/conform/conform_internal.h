@@ -31,7 +31,7 @@ private:
     std::shared_ptr<io::SafetensorsFile> file_;
 };
 
-// The device of a validated request (run_conformance checks it first).
+// The request's device (tensor::parse_device: a bad name or an unusable CUDA device throws).
 c10::Device device_of(const ConformRequest& request);
 
 TensorMap run_dit(const ConformRequest& request, const CaseFile& c);

@@ -5,12 +5,14 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <optional>
 #include <cstdio>
 #include <sstream>
 #include <thread>
 
 #include "tensor/compat.h"
 #include "tensor/cuda/cuda_backend.h"
+#include "util/check.h"
 
 namespace canter {
 namespace tensor {
@@ -55,6 +57,20 @@ std::string describe_backend(const BackendInfo& b) {
 
 void synchronize(const c10::Device& device) {
     if (device.is_cuda()) cuda::synchronize(device.has_index() ? device.index() : 0);
+}
+
+c10::Device parse_device(const std::string& name, const std::string& flag) {
+    if (name == "cpu") return c10::Device(c10::kCPU);
+    std::optional<c10::Device> d;
+    try {
+        d = c10::Device(name == "cuda" ? "cuda:0" : name);
+    } catch (const std::exception&) {
+    }
+    CANTER_CHECK(d && d->is_cuda(), InvalidArgument, flag << " must be cpu, cuda or cuda:N, got '" << name << "'");
+    const auto& b = backend_info();
+    CANTER_CHECK(cuda_usable() && d->index() < static_cast<int>(b.devices.size()), Unsupported,
+                 flag << " " << name << ": no usable CUDA device here (" << describe_backend(b) << ")");
+    return *d;
 }
 
 bool cuda_usable() {

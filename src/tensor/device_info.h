@@ -42,6 +42,11 @@ std::string describe_backend(const BackendInfo& info);
 // runs synchronously): benchmarks and stage timings measure device work with it.
 void synchronize(const c10::Device& device);
 
+// "cpu", "cuda" (= cuda:0) or "cuda:N" as a device that can run here. Throws canter::Error:
+// InvalidArgument for any other name, Unsupported for a CUDA device this machine cannot use;
+// both messages start with `flag` (e.g. "--device").
+c10::Device parse_device(const std::string& name, const std::string& flag);
+
 // Whether a usable CUDA device is present (devices found and canter's kernels run on device 0).
 bool cuda_usable();
 
