@@ -25,8 +25,7 @@ void send_json(httplib::Response& res, int status, const json& body) {
     res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
 }
 
-void send_error(httplib::Response& res, int status, const std::string& code, const std::string& message,
-                const std::string& param) {
+json error_body(int status, const std::string& code, const std::string& message, const std::string& param) {
     const char* type = status == 401 || status == 403 ? "authentication_error"
                        : status == 402                ? "insufficient_credits"
                        : status == 429                ? "rate_limit_error"
@@ -39,7 +38,12 @@ void send_error(httplib::Response& res, int status, const std::string& code, con
     json detail = message;
     if (status == 422 && !param.empty())
         detail = json::array({{{"loc", {"body", param}}, {"msg", message}, {"type", "value_error"}}});
-    send_json(res, status, json{{"error", err}, {"message", message}, {"detail", detail}});
+    return json{{"error", err}, {"message", message}, {"detail", detail}};
+}
+
+void send_error(httplib::Response& res, int status, const std::string& code, const std::string& message,
+                const std::string& param) {
+    send_json(res, status, error_body(status, code, message, param));
 }
 
 // A 5xx answer carries an id and no internals (paths, library messages); the log has both.

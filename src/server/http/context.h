@@ -42,10 +42,11 @@ void send_json(httplib::Response& res, int status, const json& body);
 // [{loc, msg, type}] for a 422 naming a field, else the message)
 void send_error(httplib::Response& res, int status, const std::string& code, const std::string& message,
                 const std::string& param = "");
-// Wraps a handler: ApiError, canter::Error, JSON errors and anything else become JSON responses.
+// The JSON send_error sends, for replies that add fields of their own.
+json error_body(int status, const std::string& code, const std::string& message, const std::string& param = "");
 // A 500 with an error id; `what` goes to the server log only.
 void send_internal_error(httplib::Response& res, const httplib::Request& req, const std::string& what);
-
+// Wraps a handler: ApiError, canter::Error, JSON errors and anything else become JSON responses.
 httplib::Server::Handler guarded(std::function<void(const httplib::Request&, httplib::Response&)> fn);
 int http_status_for(ErrorCode code);
 

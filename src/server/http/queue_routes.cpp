@@ -36,10 +36,10 @@ std::string fal_error_type(JobStatus s) {
 void send_job_error(httplib::Response& res, const Job& job) {
     const bool cancelled = job.status == JobStatus::kCancelled;
     const std::string type = fal_error_type(job.status);
-    send_error(res, cancelled ? 499 : 500, cancelled ? "cancelled" : "generation_failed", job.error);
-    json body = json::parse(res.body);
+    const int status = cancelled ? 499 : 500;
+    json body = error_body(status, cancelled ? "cancelled" : "generation_failed", job.error);
     body["error_type"] = type;
-    send_json(res, res.status, body);
+    send_json(res, status, body);
     if (cancelled) res.reason = "Client Closed Request";
     res.set_header("X-Fal-Error-Type", type);
 }
