@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Configures and builds canter (release) into ./build against the project venv's LibTorch
-# (scripts/install-torch.sh). Uses ccache when it is installed. Extra arguments go to cmake.
+# (scripts/install-torch.sh); CANTER_BUILD_DIR names another build folder. Uses ccache when it is
+# installed. Extra arguments go to cmake.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${CANTER_VENV:-$PWD/.venv}"
@@ -18,6 +19,6 @@ cuda=()
 if [ -z "${CUDACXX:-}" ] && ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
   cuda=(-DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc)
 fi
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$torch_prefix" \
+cmake -S . -B "${CANTER_BUILD_DIR:-build}" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$torch_prefix" \
   -DCANTER_TEST_PYTHON="$VENV/bin/python" "${launcher[@]}" "${cuda[@]}" "$@"
-ninja -C build
+ninja -C "${CANTER_BUILD_DIR:-build}"

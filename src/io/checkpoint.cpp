@@ -103,4 +103,12 @@ at::Tensor Checkpoint::tensor(const std::string& name) const {
     return it->second.file->tensor(*it->second.info);
 }
 
+std::function<void(void*)> Checkpoint::reader(const std::string& name) const {
+    auto it = entries_.find(name);
+    CANTER_CHECK(it != entries_.end(), NotFound, source_ << ": no tensor named '" << name << "'");
+    std::shared_ptr<SafetensorsFile> file = it->second.file;
+    const TensorInfo* info = it->second.info;  // owned by `file`
+    return [file, info](void* dst) { file->read(*info, dst); };
+}
+
 }  // namespace canter::io

@@ -4,6 +4,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -26,6 +27,10 @@ public:
     const std::string& file_of(const std::string& name) const;
     at::Tensor tensor(const std::string& name) const;  // zero-copy where possible
     size_t size() const { return entries_.size(); }
+    // Copies the raw bytes of `name` (info(name).end - begin of them) into a caller's buffer
+    // with pread. The returned function keeps the file open on its own, so it outlives this
+    // Checkpoint: block streaming reads weights through it, one layer at a time.
+    std::function<void(void* dst)> reader(const std::string& name) const;
 
 private:
     struct Entry {

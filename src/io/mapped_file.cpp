@@ -36,12 +36,39 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
         }
         file->data_ = static_cast<uint8_t*>(p);
     }
-    ::close(fd);
+    file->fd_ = fd;
     return file;
 }
 
 MappedFile::~MappedFile() {
     if (data_) ::munmap(data_, size_);
+    if (fd_ >= 0) ::close(fd_);
+}
+
+void MappedFile::read(uint64_t offset, size_t n, void* dst) const {
+    CANTER_CHECK(offset <= size_ && n <= size_ - offset, Internal,
+                 path_ << ": read of " << n << " bytes at " << offset << " runs past the end");
+    auto* out = static_cast<uint8_t*>(dst);
+    size_t done = 0;
+    while (done < n) {
+        const ssize_t got = ::pread(fd_, out + done, n - done, static_cast<off_t>(offset + done));
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) {
+            const int err = errno;
+            CANTER_THROW(IO, path_ << ": read failed at byte " << offset + done << ": "
+                                   << (got == 0 ? "unexpected end of file" : std::strerror(err)));
+        }
+        done += static_cast<size_t>(got);
+    }
+}
+
+void MappedFile::release(uint64_t offset, size_t n) const {
+    if (!data_ || n == 0) return;
+    // Only whole pages inside the range: a neighbouring tensor's page must stay.
+    const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    const uint64_t begin = (offset + page - 1) / page * page;
+    const uint64_t end = (offset + n) / page * page;
+    if (end > begin) ::madvise(data_ + begin, end - begin, MADV_DONTNEED);
 }
 
 }  // namespace canter::io

@@ -22,11 +22,20 @@ public:
     uint8_t* mutable_data() const { return data_; }  // copy-on-write pages
     size_t size() const { return size_; }
 
+    // Copies [offset, offset + n) into `dst` with pread, bypassing the mapping: streamed
+    // weights land in the caller's buffer and the page cache, never in this process's
+    // resident set. Throws naming the file on a short read.
+    void read(uint64_t offset, size_t n, void* dst) const;
+    // Drops the mapped pages of [offset, offset + n) from the resident set (madvise); the
+    // data stays readable and is faulted in again from the file on the next access.
+    void release(uint64_t offset, size_t n) const;
+
 private:
     MappedFile() = default;
     std::string path_;
     uint8_t* data_ = nullptr;
     size_t size_ = 0;
+    int fd_ = -1;  // kept open for read()
 };
 
 }  // namespace canter::io

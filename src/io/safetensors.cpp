@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <unistd.h>
 
@@ -52,7 +51,7 @@ at::ScalarType scalar_type(DType d) {
         case DType::kI8: return at::kChar;
         case DType::kU8: return at::kByte;
         case DType::kBool: return at::kBool;
-        case DType::kF8E4M3: return at::kFloat;  // decoded
+        case DType::kF8E4M3: return at::kFloat8_e4m3fn;
     }
     return at::kFloat;
 }
@@ -69,24 +68,11 @@ DType from_scalar_type(at::ScalarType t, const std::string& name) {
         case at::kChar: return DType::kI8;
         case at::kByte: return DType::kU8;
         case at::kBool: return DType::kBool;
+        case at::kFloat8_e4m3fn: return DType::kF8E4M3;
         default: break;
     }
     CANTER_THROW(Unsupported, "tensor '" << name << "': dtype " << t
                                          << " cannot be written to safetensors");
-}
-
-// OCP FP8 E4M3 (fn variant: no infinities, S.1111.111 is NaN), bias 7.
-float decode_e4m3(uint8_t v) {
-    int sign = v >> 7, exp = (v >> 3) & 0xF, man = v & 0x7;
-    float out;
-    if (exp == 0xF && man == 0x7) {
-        out = std::numeric_limits<float>::quiet_NaN();
-    } else if (exp == 0) {
-        out = std::ldexp(static_cast<float>(man) / 8.0f, -6);
-    } else {
-        out = std::ldexp(1.0f + static_cast<float>(man) / 8.0f, exp - 7);
-    }
-    return sign ? -out : out;
 }
 
 }  // namespace
@@ -230,12 +216,6 @@ at::Tensor SafetensorsFile::tensor(const std::string& name) const {
 
 at::Tensor SafetensorsFile::tensor(const TensorInfo& info) const {
     uint8_t* ptr = file_->mutable_data() + info.begin;
-    if (info.dtype == DType::kF8E4M3) {
-        at::Tensor out = at::empty(info.shape, at::kFloat);
-        float* dst = out.data_ptr<float>();
-        for (int64_t i = 0; i < info.numel(); ++i) dst[i] = decode_e4m3(ptr[i]);
-        return out;
-    }
     auto options = at::TensorOptions().dtype(scalar_type(info.dtype));
     if (info.numel() == 0) return at::empty(info.shape, options);
     if (reinterpret_cast<uintptr_t>(ptr) % dtype_size(info.dtype) != 0) {
@@ -249,44 +229,110 @@ at::Tensor SafetensorsFile::tensor(const TensorInfo& info) const {
         ptr, info.shape, [keep](void*) mutable { keep.reset(); }, options);
 }
 
-void write_safetensors(const std::string& path, const std::map<std::string, at::Tensor>& tensors,
-                       const std::map<std::string, std::string>& metadata) {
-    nlohmann::json header = nlohmann::json::object();
+DType dtype_of(at::ScalarType type, const std::string& name) { return from_scalar_type(type, name); }
+
+at::ScalarType aten_dtype(DType dtype) { return scalar_type(dtype); }
+
+void SafetensorsFile::read(const TensorInfo& info, void* dst) const {
+    file_->read(info.begin, info.end - info.begin, dst);
+}
+
+void SafetensorsFile::release(const TensorInfo& info) const { file_->release(info.begin, info.end - info.begin); }
+
+namespace {
+
+// The header JSON (padded so the data section starts 8-byte aligned) and each entry's
+// offsets, in the order given.
+std::string header_json(const std::vector<SafetensorsWriter::Entry>& entries,
+                        const std::map<std::string, std::string>& metadata, uint64_t* data_bytes) {
+    nlohmann::ordered_json header = nlohmann::ordered_json::object();
     if (!metadata.empty()) header["__metadata__"] = metadata;
-    std::vector<at::Tensor> blobs;
     uint64_t offset = 0;
-    for (const auto& [name, t] : tensors) {
-        DType dt = from_scalar_type(t.scalar_type(), name);
-        at::Tensor c = t.to(at::kCPU).contiguous();
-        uint64_t n = c.numel() * dtype_size(dt);
-        header[name] = {{"dtype", dtype_name(dt)},
-                        {"shape", c.sizes().vec()},
-                        {"data_offsets", {offset, offset + n}}};
+    for (const auto& e : entries) {
+        CANTER_CHECK(!header.contains(e.name), Internal, "safetensors writer: tensor '" << e.name << "' listed twice");
+        uint64_t n = dtype_size(e.dtype);
+        for (auto d : e.shape) n *= static_cast<uint64_t>(d);
+        header[e.name] = {{"dtype", dtype_name(e.dtype)}, {"shape", e.shape}, {"data_offsets", {offset, offset + n}}};
         offset += n;
-        blobs.push_back(c);
     }
     std::string json = header.dump();
-    while ((json.size() + 8) % 8 != 0) json.push_back(' ');  // keep the data 8-byte aligned
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        CANTER_CHECK(out.good(), IO, path << ": cannot open for writing");
-        uint64_t len = json.size();
-        out.write(reinterpret_cast<const char*>(&len), 8);
-        out.write(json.data(), static_cast<std::streamsize>(json.size()));
-        for (const auto& c : blobs)
-            out.write(static_cast<const char*>(c.data_ptr()),
-                      static_cast<std::streamsize>(c.numel() * c.element_size()));
-        out.flush();
-        if (!out.good()) {
-            std::remove(tmp.c_str());
-            CANTER_THROW(IO, path << ": write failed (disk full?)");
-        }
+    while ((json.size() + 8) % 8 != 0) json.push_back(' ');
+    *data_bytes = offset;
+    return json;
+}
+
+}  // namespace
+
+uint64_t SafetensorsWriter::file_size(const std::vector<Entry>& entries,
+                                      const std::map<std::string, std::string>& metadata) {
+    uint64_t data = 0;
+    const std::string json = header_json(entries, metadata, &data);
+    return 8 + json.size() + data;
+}
+
+SafetensorsWriter::SafetensorsWriter(const std::string& path, std::vector<Entry> entries,
+                                     const std::map<std::string, std::string>& metadata)
+    : path_(path), tmp_(path + ".tmp." + std::to_string(::getpid())), entries_(std::move(entries)) {
+    uint64_t data = 0;
+    const std::string json = header_json(entries_, metadata, &data);
+    out_.open(tmp_, std::ios::binary | std::ios::trunc);
+    CANTER_CHECK(out_.good(), IO, path_ << ": cannot open for writing");
+    const uint64_t len = json.size();
+    out_.write(reinterpret_cast<const char*>(&len), 8);
+    out_.write(json.data(), static_cast<std::streamsize>(json.size()));
+    check_stream();
+}
+
+SafetensorsWriter::~SafetensorsWriter() {
+    if (finished_) return;
+    out_.close();
+    std::remove(tmp_.c_str());
+}
+
+void SafetensorsWriter::check_stream() {
+    if (out_.good()) return;
+    out_.close();
+    std::remove(tmp_.c_str());
+    finished_ = true;  // nothing left to clean up
+    CANTER_THROW(IO, path_ << ": write failed (disk full?)");
+}
+
+void SafetensorsWriter::write(const std::string& name, const at::Tensor& t) {
+    CANTER_CHECK(!finished_ && next_ < entries_.size(), Internal,
+                 path_ << ": tensor '" << name << "' written after the last one");
+    const Entry& e = entries_[next_];
+    CANTER_CHECK(e.name == name, Internal,
+                 path_ << ": tensor '" << name << "' written where '" << e.name << "' comes next");
+    CANTER_CHECK(from_scalar_type(t.scalar_type(), name) == e.dtype && t.sizes().vec() == e.shape, Internal,
+                 path_ << ": tensor '" << name << "' is " << t.scalar_type() << " " << shape_str(t.sizes().vec())
+                       << ", the header says " << dtype_name(e.dtype) << " " << shape_str(e.shape));
+    const at::Tensor c = t.to(at::kCPU).contiguous();
+    out_.write(static_cast<const char*>(c.data_ptr()), static_cast<std::streamsize>(c.numel() * c.element_size()));
+    check_stream();
+    ++next_;
+}
+
+void SafetensorsWriter::finish() {
+    CANTER_CHECK(!finished_ && next_ == entries_.size(), Internal,
+                 path_ << ": finished after " << next_ << " of " << entries_.size() << " tensors");
+    out_.flush();
+    check_stream();
+    out_.close();
+    finished_ = true;
+    if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
+        std::remove(tmp_.c_str());
+        CANTER_THROW(IO, path_ << ": cannot rename temporary file into place");
     }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-        std::remove(tmp.c_str());
-        CANTER_THROW(IO, path << ": cannot rename temporary file into place");
-    }
+}
+
+void write_safetensors(const std::string& path, const std::map<std::string, at::Tensor>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+    std::vector<SafetensorsWriter::Entry> entries;
+    for (const auto& [name, t] : tensors)
+        entries.push_back({name, from_scalar_type(t.scalar_type(), name), t.sizes().vec()});
+    SafetensorsWriter writer(path, entries, metadata);
+    for (const auto& [name, t] : tensors) writer.write(name, t);
+    writer.finish();
 }
 
 }  // namespace canter::io

@@ -7,6 +7,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -46,10 +47,14 @@ public:
     bool contains(const std::string& name) const { return find(name) != nullptr; }
     const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
-    // CPU tensor with the file's dtype and shape. Zero-copy (shares the mapping) when the
-    // data is aligned for its element type; F8_E4M3 (no ATen dtype) is decoded to F32.
+    // CPU tensor with the file's dtype and shape (F8_E4M3 as at::kFloat8_e4m3fn). Zero-copy
+    // (shares the mapping) when the data is aligned for its element type.
     at::Tensor tensor(const std::string& name) const;
     at::Tensor tensor(const TensorInfo& info) const;
+    // The raw bytes of `info` into `dst` (pread: not through the mapping, see MappedFile::read).
+    void read(const TensorInfo& info, void* dst) const;
+    // Drops the mapped pages of `info` from the resident set (they are re-read on next use).
+    void release(const TensorInfo& info) const;
 
 private:
     std::shared_ptr<MappedFile> file_;
@@ -57,6 +62,42 @@ private:
     std::map<std::string, size_t> index_;
     std::map<std::string, std::string> metadata_;
 };
+
+// Writes one safetensors file tensor by tensor, so a file far larger than memory can be made
+// (make-test-model, quantize): the header is fixed up front from `entries`, then write() takes
+// the tensors in exactly that order. The file appears at `path` (renamed from a temporary in
+// the same folder) only in finish(); destroying an unfinished writer removes the temporary.
+class SafetensorsWriter {
+public:
+    struct Entry {
+        std::string name;
+        DType dtype;
+        std::vector<int64_t> shape;
+    };
+    SafetensorsWriter(const std::string& path, std::vector<Entry> entries,
+                      const std::map<std::string, std::string>& metadata = {});
+    ~SafetensorsWriter();
+    SafetensorsWriter(const SafetensorsWriter&) = delete;
+    SafetensorsWriter& operator=(const SafetensorsWriter&) = delete;
+
+    void write(const std::string& name, const at::Tensor& tensor);
+    void finish();
+    // Bytes the finished file will have (disk-space checks before writing anything).
+    static uint64_t file_size(const std::vector<Entry>& entries, const std::map<std::string, std::string>& metadata = {});
+
+private:
+    void check_stream();
+    std::string path_, tmp_;
+    std::vector<Entry> entries_;
+    size_t next_ = 0;
+    std::ofstream out_;
+    bool finished_ = false;
+};
+
+// The ATen dtype a safetensors dtype is read as (F8_E4M3: at::kFloat8_e4m3fn).
+at::ScalarType aten_dtype(DType dtype);
+// The safetensors dtype of an ATen dtype; throws Unsupported naming `name` for others.
+DType dtype_of(at::ScalarType type, const std::string& name);
 
 // Writes tensors (any device, contiguous or not) to `path` atomically: a temporary file in
 // the same folder is renamed over `path` only once fully written.

@@ -73,15 +73,15 @@ TEST(Safetensors, TensorsShareTheMappingAndWritesStayPrivate) {
     EXPECT_TRUE(at::equal(again->tensor("x"), at::ones({64})));
 }
 
-TEST(Safetensors, F8E4M3DecodesToFloat) {
+TEST(Safetensors, F8E4M3IsReadAsAtenFloat8) {
     const std::string dir = testing::temp_dir("st");
     // 0x38 = 1.0, 0x40 = 2.0, 0xB8 = -1.0, 0x01 = 2^-9 (subnormal), 0x7E = 448 (max)
     std::string data = "\x38\x40\xB8\x01\x7E";
     data.resize(5);
     std::string path = write_raw(dir, R"({"q":{"dtype":"F8_E4M3","shape":[5],"data_offsets":[0,5]}})", data);
     at::Tensor t = SafetensorsFile::open(path)->tensor("q");
-    EXPECT_EQ(t.scalar_type(), at::kFloat);
-    EXPECT_TRUE(at::allclose(t, at::tensor({1.0f, 2.0f, -1.0f, 1.0f / 512, 448.0f})));
+    EXPECT_EQ(t.scalar_type(), at::kFloat8_e4m3fn);  // OCP "fn" variant, as vLLM writes it
+    EXPECT_TRUE(at::equal(t.to(at::kFloat), at::tensor({1.0f, 2.0f, -1.0f, 1.0f / 512, 448.0f})));
 }
 
 TEST(Safetensors, MisalignedDataIsCopied) {
@@ -155,6 +155,41 @@ TEST(Safetensors, WriteIsAtomic) {
     EXPECT_THROW(io::write_safetensors(dir + "/no/such/dir/out.safetensors", {{"x", at::ones({2})}}), Error);
     EXPECT_FALSE(std::filesystem::exists(dir + "/no"));
     EXPECT_TRUE(at::equal(SafetensorsFile::open(path)->tensor("x"), at::ones({2})));
+}
+
+TEST(Safetensors, StreamingWriterWritesInHeaderOrderAndKnowsItsSize) {
+    const std::string dir = testing::temp_dir("st");
+    const std::string path = dir + "/big.safetensors";
+    const at::Tensor a = at::arange(6, at::kFloat).reshape({2, 3});
+    const at::Tensor q = at::tensor({1.0f, -2.0f, 448.0f}).to(at::kFloat8_e4m3fn);
+    std::vector<io::SafetensorsWriter::Entry> entries = {{"z.first", io::DType::kF32, {2, 3}},
+                                                         {"a.second", io::DType::kF8E4M3, {3}}};
+    {
+        io::SafetensorsWriter w(path, entries, {{"format", "pt"}});
+        w.write("z.first", a);
+        EXPECT_THROW(w.write("z.first", a), Error);  // out of order: names what comes next
+        w.write("a.second", q);
+        EXPECT_FALSE(std::filesystem::exists(path));  // only finish() publishes the file
+        w.finish();
+    }
+    EXPECT_EQ(std::filesystem::file_size(path), io::SafetensorsWriter::file_size(entries, {{"format", "pt"}}));
+    auto f = SafetensorsFile::open(path);
+    EXPECT_TRUE(at::equal(f->tensor("z.first"), a));
+    EXPECT_TRUE(at::equal(f->tensor("a.second").to(at::kFloat), q.to(at::kFloat)));
+    EXPECT_EQ(f->metadata().at("format"), "pt");
+    // pread gives the same bytes as the mapping.
+    at::Tensor copy = at::empty({2, 3}, at::kFloat);
+    f->read(*f->find("z.first"), copy.data_ptr());
+    EXPECT_TRUE(at::equal(copy, a));
+}
+
+TEST(Safetensors, UnfinishedStreamingWriterLeavesNothing) {
+    const std::string dir = testing::temp_dir("st");
+    {
+        io::SafetensorsWriter w(dir + "/x.safetensors", {{"x", io::DType::kF32, {2}}});
+        EXPECT_THROW(w.write("x", at::ones({3})), Error);  // wrong shape
+    }
+    EXPECT_TRUE(std::filesystem::is_empty(dir));
 }
 
 }  // namespace

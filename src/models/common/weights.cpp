@@ -8,6 +8,8 @@
 #include <sstream>
 
 #include "io/checkpoint.h"
+#include "models/common/block_store.h"
+#include "models/common/quantize.h"
 #include "tensor/ops.h"
 #include "util/check.h"
 
@@ -21,7 +23,7 @@ int64_t WeightSpec::numel() const {
 
 void SpecCollector::visit(const std::string& key, at::Tensor&, const std::vector<int64_t>& shape,
                           at::ScalarType dtype, bool required) {
-    specs_.push_back(WeightSpec{key, shape, dtype, required});
+    specs_.push_back(WeightSpec{key, shape, dtype, required, block()});
 }
 
 int64_t SpecCollector::parameter_count(bool include_optional) const {
@@ -37,8 +39,27 @@ int64_t SpecCollector::byte_count() const {
     return n;
 }
 
-CheckpointBinder::CheckpointBinder(const io::Checkpoint& checkpoint, c10::Device device)
-    : checkpoint_(checkpoint), device_(device) {}
+CheckpointBinder::CheckpointBinder(const io::Checkpoint& checkpoint, c10::Device device, BlockStore* blocks)
+    : checkpoint_(checkpoint), device_(device), blocks_(blocks) {}
+
+at::Tensor CheckpointBinder::scale_for(const std::string& key, int64_t rows) {
+    const std::string sk = scale_key(key);
+    const auto& info = checkpoint_.info(key);
+    if (!checkpoint_.contains(sk)) {
+        problems_.push_back("quantized tensor '" + key + "' (" + io::dtype_name(info.dtype) + ") in " +
+                            checkpoint_.file_of(key) + " has no scale tensor '" + sk + "'");
+        return {};
+    }
+    used_.insert(sk);
+    const auto& s = checkpoint_.info(sk);
+    if (s.dtype != io::DType::kF32 || s.shape != std::vector<int64_t>{rows}) {
+        problems_.push_back("scale tensor '" + sk + "' in " + checkpoint_.file_of(sk) + " is " +
+                            io::dtype_name(s.dtype) + " " + shape_str(s.shape) + ", expected F32 [" +
+                            std::to_string(rows) + "] (one scale per row of '" + key + "')");
+        return {};
+    }
+    return checkpoint_.tensor(sk).to(device_);
+}
 
 void CheckpointBinder::visit(const std::string& key, at::Tensor& slot,
                              const std::vector<int64_t>& shape, at::ScalarType dtype,
@@ -56,10 +77,35 @@ void CheckpointBinder::visit(const std::string& key, at::Tensor& slot,
                             shape_str(shape));
         return;
     }
-    at::Tensor t = checkpoint_.tensor(key);
-    if (at::isFloatingType(dtype) && !at::isFloatingType(t.scalar_type())) {
+    const at::ScalarType stored = io::aten_dtype(info.dtype);
+    const bool quantized = at::isFloatingType(dtype) && is_quantized_dtype(stored) && shape.size() == 2;
+    if (at::isFloatingType(dtype) && !quantized && !at::isFloatingType(stored)) {
         problems_.push_back("tensor '" + key + "' in " + checkpoint_.file_of(key) + " has dtype " +
                             io::dtype_name(info.dtype) + ", expected a floating-point dtype");
+        return;
+    }
+    at::Tensor scale;
+    if (quantized) {
+        scale = scale_for(key, shape[0]);
+        if (!scale.defined()) return;
+    }
+    if (blocks_ && block() >= 0 && shape.size() == 2 && at::isFloatingType(dtype)) {
+        const StoragePolicy& policy = blocks_->policy();
+        if (policy.stream) {
+            blocks_->add_streamed(block(), key, shape, stored, checkpoint_.reader(key), scale);
+        } else if (!quantized && c10::elementSize(policy.compute_dtype) <= c10::elementSize(stored)) {
+            // The file's bytes (zero-copy on the CPU), or narrowed once at load (an fp32 file
+            // computed in bf16): never more memory than the file.
+            slot = checkpoint_.tensor(key).to(device_, policy.compute_dtype);
+        } else {
+            // Kept as stored; widened (or dequantized) one layer at a time per use.
+            blocks_->add_resident(block(), key, checkpoint_.tensor(key).to(device_), scale);
+        }
+        return;
+    }
+    at::Tensor t = checkpoint_.tensor(key);
+    if (quantized) {
+        slot = dequantize(t.to(device_), scale, dtype);
         return;
     }
     // Same dtype on CPU stays a zero-copy view of the mapping.

@@ -27,6 +27,15 @@ public:
     // load_state_dict does). Optional tensors are recomputable buffers.
     virtual void visit(const std::string& key, at::Tensor& slot, const std::vector<int64_t>& shape,
                        at::ScalarType dtype, bool required = true) = 0;
+    // The tensors visited between begin_block(i) and end_block() belong to repeated block i
+    // (a transformer layer). Its 2-D tensors are the model's "block matrices": the bulk of the
+    // parameters, the ones a storage policy may keep quantized, convert per use or stream.
+    void begin_block(int index) { block_ = index; }
+    void end_block() { block_ = -1; }
+    int block() const { return block_; }  // -1 outside blocks
+
+private:
+    int block_ = -1;
 };
 
 struct WeightSpec {
@@ -34,7 +43,9 @@ struct WeightSpec {
     std::vector<int64_t> shape;
     at::ScalarType dtype;
     bool required;
+    int block = -1;  // the repeated block it belongs to, -1 for none
     int64_t numel() const;
+    bool is_block_matrix() const { return block >= 0 && shape.size() == 2; }
 };
 
 // Records the expected tensors without touching any data.
@@ -50,12 +61,18 @@ private:
     std::vector<WeightSpec> specs_;
 };
 
+class BlockStore;
+
 // Fills slots from a checkpoint. Collects every problem (missing key, wrong shape,
-// non-floating data for a floating slot) and, in finish(), every key of the checkpoint
-// no slot asked for; finish() then throws one error listing all of them.
+// non-floating data for a floating slot, a quantized tensor without a valid scale) and, in
+// finish(), every key of the checkpoint no slot asked for; finish() then throws one error
+// listing all of them. Quantized tensors (I8 or F8_E4M3 `K` with an F32 `K_scale` of shape
+// [rows]) are dequantized at load, except block matrices handed to a BlockStore.
 class CheckpointBinder : public WeightVisitor {
 public:
-    CheckpointBinder(const io::Checkpoint& checkpoint, c10::Device device);
+    // With `blocks`, block matrices go through the store's policy (kept at file precision,
+    // quantized or streamed) instead of being converted into their slot.
+    CheckpointBinder(const io::Checkpoint& checkpoint, c10::Device device, BlockStore* blocks = nullptr);
     void visit(const std::string& key, at::Tensor& slot, const std::vector<int64_t>& shape,
                at::ScalarType dtype, bool required) override;
     // Keys starting with one of `ignored_prefixes` are allowed to stay unused
@@ -63,8 +80,12 @@ public:
     void finish(const std::vector<std::string>& ignored_prefixes = {});
 
 private:
+    // The scale of quantized `key`, or an undefined tensor after recording why it is unusable.
+    at::Tensor scale_for(const std::string& key, int64_t rows);
+
     const io::Checkpoint& checkpoint_;
     c10::Device device_;
+    BlockStore* blocks_;
     std::set<std::string> used_;
     std::vector<std::string> problems_;
 };

@@ -78,7 +78,7 @@ at::ScalarType dit_matrix_dtype(const DitOptions& options) {
 }
 
 void DitWeights::visit(models::WeightVisitor& v, const DitConfig& c, at::ScalarType matrix_dtype) {
-    const int64_t H = c.hidden_size, D = c.head_dim;
+    const int64_t H = c.hidden_size;
     const auto f32 = at::kFloat;
     v.visit("adapter.video_embedder.weight", video_embedder_w, {H, c.video_in_channels}, f32);
     v.visit("adapter.video_embedder.bias", video_embedder_b, {H}, f32);
@@ -88,24 +88,29 @@ void DitWeights::visit(models::WeightVisitor& v, const DitConfig& c, at::ScalarT
     v.visit("adapter.audio_embedder.bias", audio_embedder_b, {H}, f32);
     v.visit("adapter.rope.bands", rope_bands, {c.rope_bands()}, f32, /*required=*/false);
     layers.resize(c.num_layers);
-    for (int i = 0; i < c.num_layers; ++i) {
-        auto& l = layers[i];
-        const int64_t E = c.experts(i);
-        const std::string p = "block.layers." + std::to_string(i) + ".";
-        v.visit(p + "attention.pre_norm.weight", l.attn_pre_norm, {E * H}, f32);
-        v.visit(p + "attention.linear_qkv.weight", l.linear_qkv, {E * c.qkv_rows(), H}, matrix_dtype);
-        v.visit(p + "attention.q_norm.weight", l.q_norm, {E * D}, f32);
-        v.visit(p + "attention.k_norm.weight", l.k_norm, {E * D}, f32);
-        v.visit(p + "attention.linear_proj.weight", l.linear_proj, {E * H, int64_t(c.num_heads_q) * D},
-                matrix_dtype);
-        v.visit(p + "mlp.pre_norm.weight", l.mlp_pre_norm, {E * H}, f32);
-        v.visit(p + "mlp.up_gate_proj.weight", l.up_gate_proj, {E * c.mlp_up_rows(i), H}, matrix_dtype);
-        v.visit(p + "mlp.down_proj.weight", l.down_proj, {E * H, c.mlp_inner(i)}, matrix_dtype);
-    }
+    for (int i = 0; i < c.num_layers; ++i) visit_layer(v, c, i, layers[i], matrix_dtype);
     v.visit("final_norm_video.weight", final_norm_video, {H}, f32);
     v.visit("final_norm_audio.weight", final_norm_audio, {H}, f32);
     v.visit("final_linear_video.weight", final_linear_video, {c.video_in_channels, H}, f32);
     v.visit("final_linear_audio.weight", final_linear_audio, {c.audio_in_channels, H}, f32);
+}
+
+void DitWeights::visit_layer(models::WeightVisitor& v, const DitConfig& c, int i, DitLayerWeights& l,
+                             at::ScalarType matrix_dtype) {
+    const int64_t H = c.hidden_size, D = c.head_dim;
+    const auto f32 = at::kFloat;
+    const int64_t E = c.experts(i);
+    const std::string p = "block.layers." + std::to_string(i) + ".";
+    v.begin_block(i);
+    v.visit(p + "attention.pre_norm.weight", l.attn_pre_norm, {E * H}, f32);
+    v.visit(p + "attention.linear_qkv.weight", l.linear_qkv, {E * c.qkv_rows(), H}, matrix_dtype);
+    v.visit(p + "attention.q_norm.weight", l.q_norm, {E * D}, f32);
+    v.visit(p + "attention.k_norm.weight", l.k_norm, {E * D}, f32);
+    v.visit(p + "attention.linear_proj.weight", l.linear_proj, {E * H, int64_t(c.num_heads_q) * D}, matrix_dtype);
+    v.visit(p + "mlp.pre_norm.weight", l.mlp_pre_norm, {E * H}, f32);
+    v.visit(p + "mlp.up_gate_proj.weight", l.up_gate_proj, {E * c.mlp_up_rows(i), H}, matrix_dtype);
+    v.visit(p + "mlp.down_proj.weight", l.down_proj, {E * H, c.mlp_inner(i)}, matrix_dtype);
+    v.end_block();
 }
 
 DitModel DitModel::load(const std::string& path, const DitConfig& config, const DitOptions& options) {
@@ -115,9 +120,15 @@ DitModel DitModel::load(const std::string& path, const DitConfig& config, const 
     model.config_ = config;
     model.options_ = options;
     io::Checkpoint ckpt = io::Checkpoint::open(path);
-    models::CheckpointBinder binder(ckpt, options.device);
-    model.weights_.visit(binder, config, dit_matrix_dtype(options));
+    models::StoragePolicy policy;
+    policy.device = options.device;
+    policy.compute_dtype = dit_matrix_dtype(options);
+    policy.stream = options.stream_blocks;
+    auto store = std::make_shared<models::BlockStore>(policy);
+    models::CheckpointBinder binder(ckpt, options.device, store.get());
+    model.weights_.visit(binder, config, policy.compute_dtype);
     binder.finish();
+    if (!store->empty()) model.blocks_ = std::move(store);
     if (!model.weights_.rope_bands.defined())
         model.weights_.rope_bands = rope_bands(config.head_dim).to(options.device);
     return model;
@@ -151,10 +162,32 @@ DitModel DitModel::random(const DitConfig& config, const DitOptions& options, ui
     return model;
 }
 
-at::Tensor DitModel::forward_layer(int i, const at::Tensor& x_in, const DitSequence& seq,
-                                   const at::Tensor& rope_sin, const at::Tensor& rope_cos) const {
+DitLayerWeights DitModel::layer_weights(int i, std::shared_ptr<const models::BlockStore::Lease>& lease) const {
+    DitLayerWeights w = weights_.layers.at(i);
+    if (!blocks_ || !blocks_->has_block(i)) return w;
+    lease.reset();  // the store reuses its buffers: the previous layer's lease must be gone
+    lease = blocks_->acquire(i);
+    struct FromLease : models::WeightVisitor {
+        const models::BlockStore::Lease& lease;
+        explicit FromLease(const models::BlockStore::Lease& l) : lease(l) {}
+        void visit(const std::string& key, at::Tensor& slot, const std::vector<int64_t>&, at::ScalarType,
+                   bool) override {
+            if (lease.contains(key)) slot = lease.at(key);
+        }
+    } fill(*lease);
+    DitWeights::visit_layer(fill, config_, i, w, dit_matrix_dtype(options_));
+    return w;
+}
+
+at::Tensor DitModel::forward_layer(int i, const at::Tensor& x, const DitSequence& seq, const at::Tensor& rope_sin,
+                                   const at::Tensor& rope_cos) const {
+    std::shared_ptr<const models::BlockStore::Lease> lease;
+    return run_layer(i, layer_weights(i, lease), x, seq, rope_sin, rope_cos);
+}
+
+at::Tensor DitModel::run_layer(int i, const DitLayerWeights& w, const at::Tensor& x_in, const DitSequence& seq,
+                               const at::Tensor& rope_sin, const at::Tensor& rope_cos) const {
     const DitConfig& c = config_;
-    const DitLayerWeights& w = weights_.layers.at(i);
     const bool bf16 = options_.precision == Precision::kBF16;
     const int E = c.experts(i);
     const Segments seg = segments_of(seq);
@@ -231,10 +264,12 @@ DitOutput DitModel::forward(const DitSequence& seq, const DitTap& tap) const {
     if (tap) tap("adapter_out", x);
     RopeTable rope = rope_table(f32(seq.coords), w.rope_bands);
     if (tap) tap("rope", at::cat({rope.sin, rope.cos}, 1));
+    std::shared_ptr<const models::BlockStore::Lease> lease;
     for (int i = 0; i < c.num_layers; ++i) {
-        x = forward_layer(i, x, seq, rope.sin, rope.cos);
+        x = run_layer(i, layer_weights(i, lease), x, seq, rope.sin, rope.cos);
         if (tap) tap("layer_out." + std::to_string(i), x);
     }
+    lease.reset();
     const int64_t nv = seq.num_video(), na = seq.num_audio();
     DitOutput out;
     out.video = at::linear(tensor::rms_norm(x.narrow(0, 0, nv), w.final_norm_video), w.final_linear_video);

@@ -7,9 +7,11 @@
 #include <c10/core/Device.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "models/common/block_store.h"
 #include "models/common/weights.h"
 #include "models/dit/dit_config.h"
 #include "models/dit/dit_sequence.h"
@@ -48,6 +50,9 @@ struct DitWeights {
     // Lists every tensor under its upstream state-dict key. `matrix_dtype` is the in-memory
     // dtype of the four big block matrices per layer; everything else is fp32.
     void visit(models::WeightVisitor& v, const DitConfig& config, at::ScalarType matrix_dtype);
+    // The tensors of layer `i` alone (inside begin_block(i) / end_block()).
+    static void visit_layer(models::WeightVisitor& v, const DitConfig& config, int i, DitLayerWeights& layer,
+                            at::ScalarType matrix_dtype);
 };
 
 // Observer for named intermediates (adapter_out, rope, layer_out.{i}); null costs nothing.
@@ -64,6 +69,9 @@ struct DitOptions {
     // How the layers' attention runs (kernel choice: CANTER_KERNELS unless named; tests name
     // one). Its `bf16` field is set from `precision`.
     tensor::AttentionOptions attention;
+    // Read the block matrices from the checkpoint layer by layer, one layer ahead, instead of
+    // keeping them (models/common/block_store.h). Only load() streams.
+    bool stream_blocks = false;
 };
 
 class DitModel {
@@ -84,10 +92,20 @@ public:
     at::Tensor forward_layer(int i, const at::Tensor& x, const DitSequence& seq,
                              const at::Tensor& rope_sin, const at::Tensor& rope_cos) const;
 
+    // The block store holding the layers' matrices when they are not plain slots (quantized,
+    // converted per use or streamed); null when every matrix is a slot of weights().
+    const models::BlockStore* block_store() const { return blocks_.get(); }
+    // Layer `i`'s weights ready for compute; `lease` keeps store-held tensors alive.
+    DitLayerWeights layer_weights(int i, std::shared_ptr<const models::BlockStore::Lease>& lease) const;
+
 private:
+    at::Tensor run_layer(int i, const DitLayerWeights& w, const at::Tensor& x, const DitSequence& seq,
+                         const at::Tensor& rope_sin, const at::Tensor& rope_cos) const;
+
     DitConfig config_;
     DitOptions options_;
     DitWeights weights_;
+    std::shared_ptr<models::BlockStore> blocks_;
 };
 
 // In-memory dtype of the block matrices for these options: bf16 where the device multiplies

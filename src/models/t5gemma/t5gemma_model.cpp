@@ -47,26 +47,32 @@ at::Tensor rotate_half(const at::Tensor& x) {
 
 void T5GemmaWeights::visit(models::WeightVisitor& v, const T5GemmaConfig& c, const std::string& prefix,
                            at::ScalarType matrix_dtype, at::ScalarType embed_dtype) {
-    const int64_t H = c.hidden_size, I = c.intermediate_size, Q = c.q_width(), KV = c.kv_width();
+    const int64_t H = c.hidden_size;
     const auto f32 = at::kFloat;
     v.visit(prefix + "embed_tokens.weight", embed_tokens, {c.vocab_size, H}, embed_dtype);
     layers.resize(c.num_hidden_layers);
-    for (int i = 0; i < c.num_hidden_layers; ++i) {
-        auto& l = layers[i];
-        const std::string p = prefix + "layers." + std::to_string(i) + ".";
-        v.visit(p + "pre_self_attn_layernorm.weight", l.pre_self_attn_layernorm, {H}, f32);
-        v.visit(p + "post_self_attn_layernorm.weight", l.post_self_attn_layernorm, {H}, f32);
-        v.visit(p + "pre_feedforward_layernorm.weight", l.pre_feedforward_layernorm, {H}, f32);
-        v.visit(p + "post_feedforward_layernorm.weight", l.post_feedforward_layernorm, {H}, f32);
-        v.visit(p + "self_attn.q_proj.weight", l.q_proj, {Q, H}, matrix_dtype);
-        v.visit(p + "self_attn.k_proj.weight", l.k_proj, {KV, H}, matrix_dtype);
-        v.visit(p + "self_attn.v_proj.weight", l.v_proj, {KV, H}, matrix_dtype);
-        v.visit(p + "self_attn.o_proj.weight", l.o_proj, {H, Q}, matrix_dtype);
-        v.visit(p + "mlp.gate_proj.weight", l.gate_proj, {I, H}, matrix_dtype);
-        v.visit(p + "mlp.up_proj.weight", l.up_proj, {I, H}, matrix_dtype);
-        v.visit(p + "mlp.down_proj.weight", l.down_proj, {H, I}, matrix_dtype);
-    }
+    for (int i = 0; i < c.num_hidden_layers; ++i) visit_layer(v, c, prefix, i, layers[i], matrix_dtype);
     v.visit(prefix + "norm.weight", norm, {H}, f32);
+}
+
+void T5GemmaWeights::visit_layer(models::WeightVisitor& v, const T5GemmaConfig& c, const std::string& prefix, int i,
+                                 T5GemmaLayerWeights& l, at::ScalarType matrix_dtype) {
+    const int64_t H = c.hidden_size, I = c.intermediate_size, Q = c.q_width(), KV = c.kv_width();
+    const auto f32 = at::kFloat;
+    const std::string p = prefix + "layers." + std::to_string(i) + ".";
+    v.begin_block(i);
+    v.visit(p + "pre_self_attn_layernorm.weight", l.pre_self_attn_layernorm, {H}, f32);
+    v.visit(p + "post_self_attn_layernorm.weight", l.post_self_attn_layernorm, {H}, f32);
+    v.visit(p + "pre_feedforward_layernorm.weight", l.pre_feedforward_layernorm, {H}, f32);
+    v.visit(p + "post_feedforward_layernorm.weight", l.post_feedforward_layernorm, {H}, f32);
+    v.visit(p + "self_attn.q_proj.weight", l.q_proj, {Q, H}, matrix_dtype);
+    v.visit(p + "self_attn.k_proj.weight", l.k_proj, {KV, H}, matrix_dtype);
+    v.visit(p + "self_attn.v_proj.weight", l.v_proj, {KV, H}, matrix_dtype);
+    v.visit(p + "self_attn.o_proj.weight", l.o_proj, {H, Q}, matrix_dtype);
+    v.visit(p + "mlp.gate_proj.weight", l.gate_proj, {I, H}, matrix_dtype);
+    v.visit(p + "mlp.up_proj.weight", l.up_proj, {I, H}, matrix_dtype);
+    v.visit(p + "mlp.down_proj.weight", l.down_proj, {H, I}, matrix_dtype);
+    v.end_block();
 }
 
 T5GemmaEncoder T5GemmaEncoder::load(const std::string& dir, const T5GemmaOptions& options) {
@@ -85,9 +91,17 @@ T5GemmaEncoder T5GemmaEncoder::load(const std::string& dir, const T5GemmaOptions
         if (d == io::DType::kBF16) embed_dtype = at::kBFloat16;
         else if (d == io::DType::kF16) embed_dtype = at::kHalf;
     }
-    models::CheckpointBinder binder(ckpt, options.device);
-    enc.weights_.visit(binder, enc.config_, prefix, matrix_dtype_for(options), embed_dtype);
+    models::StoragePolicy policy;
+    policy.device = options.device;
+    policy.compute_dtype = matrix_dtype_for(options);
+    policy.stream = options.stream_blocks;
+    policy.prefetch_wraps = false;  // one pass per prompt: no next step to read ahead for
+    auto store = std::make_shared<models::BlockStore>(policy);
+    models::CheckpointBinder binder(ckpt, options.device, store.get());
+    enc.weights_.visit(binder, enc.config_, prefix, policy.compute_dtype, embed_dtype);
     binder.finish({"model.decoder.", "decoder.", "lm_head."});
+    if (!store->empty()) enc.blocks_ = std::move(store);
+    enc.key_prefix_ = prefix;
     return enc;
 }
 
@@ -182,6 +196,24 @@ at::Tensor masked_attention(const at::Tensor& q, const at::Tensor& k, const at::
     return out;
 }
 
+T5GemmaLayerWeights T5GemmaEncoder::layer_weights(int i,
+                                                  std::shared_ptr<const models::BlockStore::Lease>& lease) const {
+    T5GemmaLayerWeights l = weights_.layers.at(i);
+    if (!blocks_ || !blocks_->has_block(i)) return l;
+    lease.reset();  // the store reuses its buffers: the previous layer's lease must be gone
+    lease = blocks_->acquire(i);
+    struct FromLease : models::WeightVisitor {
+        const models::BlockStore::Lease& lease;
+        explicit FromLease(const models::BlockStore::Lease& le) : lease(le) {}
+        void visit(const std::string& key, at::Tensor& slot, const std::vector<int64_t>&, at::ScalarType,
+                   bool) override {
+            if (lease.contains(key)) slot = lease.at(key);
+        }
+    } fill(*lease);
+    T5GemmaWeights::visit_layer(fill, config_, key_prefix_, i, l, matrix_dtype_for(options_));
+    return l;
+}
+
 at::Tensor T5GemmaEncoder::forward(const at::Tensor& ids_in, const at::Tensor& mask_in, const T5GemmaTap& tap) const {
     tensor::InferenceGuard guard;
     const T5GemmaConfig& c = config_;
@@ -230,8 +262,9 @@ at::Tensor T5GemmaEncoder::forward(const at::Tensor& ids_in, const at::Tensor& m
     auto norm = [&](const at::Tensor& x, const at::Tensor& weight) {
         return R(tensor::rms_norm(x, weight, c.rms_norm_eps));
     };
+    std::shared_ptr<const models::BlockStore::Lease> lease;
     for (int i = 0; i < c.num_hidden_layers; ++i) {
-        const T5GemmaLayerWeights& l = w.layers[i];
+        const T5GemmaLayerWeights l = layer_weights(i, lease);
         // --- self-attention ---------------------------------------------------------------
         const at::Tensor a = norm(h, l.pre_self_attn_layernorm);
         const at::Tensor q = rope(tensor::linear(a, l.q_proj, {}, bf16).view({B, N, Hq, D}));

@@ -10,9 +10,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "models/common/block_store.h"
 #include "models/common/weights.h"
 #include "models/dit/dit_model.h"
 #include "models/t5gemma/t5gemma_config.h"
@@ -30,6 +32,9 @@ struct T5GemmaOptions {
     dit::Precision precision = dit::Precision::kFP32;
     AttentionImpl attention = AttentionImpl::kSdpa;
     c10::Device device = c10::Device(c10::kCPU);
+    // Read the layers' matrices from the checkpoint one layer ahead instead of keeping them
+    // (models/common/block_store.h). Only load() streams.
+    bool stream_blocks = false;
 };
 
 // Observer for intermediates: ("embed_out", 0, [B,N,H]) and ("layer_out", i, [B,N,H]).
@@ -59,6 +64,9 @@ struct T5GemmaWeights {
     // Matrices are held in `matrix_dtype`, norms in fp32, the embedding in `embed_dtype`.
     void visit(models::WeightVisitor& v, const T5GemmaConfig& config, const std::string& prefix,
                at::ScalarType matrix_dtype, at::ScalarType embed_dtype);
+    // The tensors of layer `i` alone (inside begin_block(i) / end_block()).
+    static void visit_layer(models::WeightVisitor& v, const T5GemmaConfig& config, const std::string& prefix, int i,
+                            T5GemmaLayerWeights& layer, at::ScalarType matrix_dtype);
 };
 
 class T5GemmaEncoder {
@@ -84,10 +92,18 @@ public:
     // (bf16 values in kBF16), on the options' device. Positions are 0..N-1 for every row.
     at::Tensor forward(const at::Tensor& ids, const at::Tensor& mask, const T5GemmaTap& tap = nullptr) const;
 
+    // The store holding layer matrices that are not plain slots (quantized, converted per use,
+    // streamed); null when every matrix is a slot of weights().
+    const models::BlockStore* block_store() const { return blocks_.get(); }
+
 private:
+    T5GemmaLayerWeights layer_weights(int i, std::shared_ptr<const models::BlockStore::Lease>& lease) const;
+
     T5GemmaConfig config_;
     T5GemmaOptions options_;
     T5GemmaWeights weights_;
+    std::shared_ptr<models::BlockStore> blocks_;
+    std::string key_prefix_ = "model.encoder.";  // of the checkpoint it was loaded from
 };
 
 // Bidirectional multi-head attention with GQA, a key-padding mask and an optional sliding
