@@ -12,6 +12,7 @@
 #include "canter/version.h"
 #include "cli/args.h"
 #include "cli/generate_command.h"
+#include "cli/quantize_command.h"
 #ifdef CANTER_HAVE_SERVER
 #include "cli/serve_commands.h"
 #endif
@@ -29,6 +30,9 @@ const char* kUsage =
     "             run a reference case and write results under the reference names\n"
     "  inspect    PATH   list tensors of a .safetensors / index / model folder, summarise a\n"
     "             DiT config (parameter count) or a canter model folder's manifest\n"
+    "  quantize   --model IN_DIR --out OUT_DIR --format int8|fp8\n"
+    "             copy a model folder with the DiT and text-encoder block matrices stored as int8 or\n"
+    "             fp8 + per-channel scales (docs/models.md)\n"
     "  serve      --data DIR [--host H] [--port P] [--model DIR] [--devices cpu,cuda:0]\n"
     "             [--rate-limit N/min] [--max-active N] [--daily-jobs N] [--retention-hours H]\n"
     "             [--refine-url URL --refine-model M] [--tls-cert PEM --tls-key PEM (HTTPS)]\n"
@@ -139,6 +143,7 @@ int main(int argc, char** argv) {
         if (cmd == "make-demo-model") return canter::cli::cmd_make_demo_model(rest);
         if (cmd == "conform") return cmd_conform(rest);
         if (cmd == "inspect") return cmd_inspect(rest);
+        if (cmd == "quantize") return canter::cli::cmd_quantize(rest);
         if (cmd == "demo") return cmd_demo(rest);
         if (cmd == "serve" || cmd == "keys") {
 #ifdef CANTER_HAVE_SERVER

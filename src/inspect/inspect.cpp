@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "io/checkpoint.h"
+#include "models/common/quantized_checkpoint.h"
 #include "models/dit/dit_model.h"
 #include "pipeline/model_manifest.h"
 #include "util/check.h"
@@ -60,9 +61,16 @@ int64_t dit_parameter_count(const std::string& config_json) {
 
 namespace {
 
+// "int8 per-channel (160 block matrices), bf16 otherwise" for the checkpoint at `path`.
+std::string weights_format(const std::string& path) {
+    return models::describe_quantization(io::Checkpoint::open(path)).summary();
+}
+
 // A canter model folder: the manifest's parts, and each DiT's architecture.
 std::string describe_model(const std::string& dir) {
     const auto m = pipeline::ModelManifest::load(dir);
+    const auto manifest = read_json_file((std::filesystem::path(m.dir) / pipeline::kManifestFileName).string());
+    const std::string quantization = manifest.value("quantization", "");
     std::ostringstream os;
     os << m.dir << ": canter model '" << m.name << "'" << (m.demo ? " (untrained demo model)" : "") << "\n";
     os << "resolutions: ";
@@ -75,7 +83,10 @@ std::string describe_model(const std::string& dir) {
         if (!(*ref)->arch.is_null()) config.apply((*ref)->arch);
         os << (*ref)->role << ": ";
         describe_dit_config(os, config);
+        os << "  weights: " << weights_format((*ref)->weights.empty() ? (*ref)->path : (*ref)->weights) << "\n";
     }
+    if (m.text_encoder) os << "text_encoder weights: " << weights_format(m.text_encoder->path) << "\n";
+    if (!quantization.empty()) os << "quantization: " << quantization << " (canter quantize)\n";
     return os.str();
 }
 
@@ -106,6 +117,7 @@ std::string inspect_path(const std::string& path) {
             total += info.numel();
         }
         os << "total elements: " << with_thousands(total) << "\n";
+        os << "weights: " << models::describe_quantization(ck).summary() << "\n";
     }
     if (is_dir && fs::exists(fs::path(path) / "config.json")) {
         const auto j = read_json_file((fs::path(path) / "config.json").string());
