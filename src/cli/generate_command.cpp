@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
@@ -20,7 +21,9 @@ const char* kGenerateUsage =
     "             [--guidance G] [--audio-guidance G] (CFG scales of the base model)\n"
     "             [--negative-prompt TEXT] [--language CODE] [--model DIR] [--out FILE.mp4]\n"
     "             [--wav FILE] [--contact-sheet FILE.png] [--json] [--device auto|cpu|cuda]\n"
-    "             [--precision auto|fp32|bf16]\n"
+    "             [--precision auto|fp32|bf16] [--max-memory SIZE] [--max-vram SIZE] (e.g. 6G:\n"
+    "             the memory budget; default what the machine has; layers stream when a\n"
+    "             model does not fit) [--stream-layers auto|always]\n"
     "             make a video with audio; without --model (or $CANTER_MODEL) the untrained\n"
     "             built-in demo model is used. Ctrl-C stops at the next step, writing nothing.\n"
     "  make-demo-model DIR   write the tiny deterministic demo model (a few MB) to DIR\n";
@@ -50,7 +53,8 @@ int cmd_generate(const std::vector<std::string>& argv) {
     Args args(argv,
               {"prompt", "image", "seconds", "aspect", "resolution", "seed", "steps", "guidance", "audio-guidance",
                "negative-prompt", "language",
-               "model", "out", "wav", "contact-sheet", "device", "precision"},
+               "model", "out", "wav", "contact-sheet", "device", "precision", "max-memory", "max-vram",
+               "stream-layers"},
               {"no-audio", "json"});
     if (!args.positional().empty())
         throw Error(ErrorCode::kInvalidArgument,
@@ -80,6 +84,9 @@ int cmd_generate(const std::vector<std::string>& argv) {
         if (const char* env = std::getenv("CANTER_MODEL")) options.model_dir = env;
     options.device = args.get("device", options.device);
     options.precision = args.get("precision", options.precision);
+    options.max_memory = args.get("max-memory");
+    options.max_vram = args.get("max-vram");
+    options.stream_layers = args.get("stream-layers", options.stream_layers);
 
     const bool json = args.has("json");
     ProgressDisplay display(json ? ProgressStyle::kJson : default_progress_style(stderr), json ? stdout : stderr);
@@ -109,6 +116,9 @@ int cmd_generate(const std::vector<std::string>& argv) {
     std::signal(SIGINT, previous);
     display.finish();
     for (const auto& w : result.warnings) std::cerr << "canter: warning: " << w << "\n";
+    nlohmann::json streaming = nlohmann::json::array();
+    for (const auto& r : result.streaming)
+        streaming.push_back({{"stage", r.stage}, {"bytes_read", r.bytes_read}, {"read_s", r.read_s}, {"wait_s", r.wait_s}});
     if (json) {
         nlohmann::json j = {{"event", "done"},          {"output", result.output_path},
                             {"seed", result.seed},        {"width", result.width},
@@ -116,9 +126,24 @@ int cmd_generate(const std::vector<std::string>& argv) {
                             {"video_seconds", result.video_seconds},
                             {"audio_sample_rate", result.audio_sample_rate},
                             {"demo_model", result.demo_model}, {"timings_s", result.timings_s},
-                            {"warnings", result.warnings}};
+                            {"warnings", result.warnings},
+                            {"memory_plan", result.memory_plan},
+                            {"streaming", streaming},
+                            {"peak_rss_bytes", result.peak_rss_bytes}};
         std::cout << j.dump() << std::endl;
     } else {
+        for (const auto& line : result.memory_plan) std::cerr << "canter: memory: " << line << "\n";
+        for (const auto& r : result.streaming) {
+            char buf[200];
+            std::snprintf(buf, sizeof buf, "canter: %s stage streamed %.2f GB in %.1f s of reading (%.2f GB/s); "
+                                           "compute waited %.1f s for weights",
+                          r.stage.c_str(), r.bytes_read / 1e9, r.read_s, r.read_s > 0 ? r.bytes_read / 1e9 / r.read_s : 0.0,
+                          r.wait_s);
+            std::cerr << buf << "\n";
+        }
+        std::cerr << "canter: stage times:";
+        for (const auto& [k, v] : result.timings_s) std::cerr << " " << k << " " << format_duration(v);
+        std::cerr << "; peak RSS " << result.peak_rss_bytes / (1024 * 1024) << " MiB\n";
         double total = 0;
         for (const auto& [k, v] : result.timings_s) total += v;
         std::cout << "wrote " << result.output_path << ": " << result.width << "x" << result.height << ", "

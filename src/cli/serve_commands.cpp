@@ -51,7 +51,8 @@ std::string format_time(double t) {
 
 int cmd_serve(const std::vector<std::string>& argv) {
     Args args(argv, {"data", "host", "port", "model", "devices", "http-threads", "retention-hours", "max-active",
-                     "daily-jobs", "rate-limit", "max-attempts", "refine-url", "refine-model", "tls-cert", "tls-key"},
+                     "daily-jobs", "rate-limit", "max-attempts", "refine-url", "refine-model", "tls-cert", "tls-key",
+                     "max-memory", "max-vram", "stream-layers"},
               {"allow-private-webhooks"});
     server::ServeOptions o;
     o.data_dir = args.require("data");
@@ -82,7 +83,12 @@ int cmd_serve(const std::vector<std::string>& argv) {
     sigaddset(&signals, SIGUSR1);  // our own "stop waiting" below
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-    server::Server server(o, server::default_engine_factory(o.model_dir));
+    EngineOptions engine_options;
+    engine_options.model_dir = o.model_dir;
+    engine_options.max_memory = args.get("max-memory");
+    engine_options.max_vram = args.get("max-vram");
+    engine_options.stream_layers = args.get("stream-layers", engine_options.stream_layers);
+    server::Server server(o, server::default_engine_factory(engine_options));
     server.start();
     std::cout << "canter serve: listening on " << (o.tls_cert.empty() ? "http" : "https") << "://" << o.host << ":"
               << server.port() << " (data " << o.data_dir << ")" << std::endl;

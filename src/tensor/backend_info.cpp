@@ -59,6 +59,10 @@ void synchronize(const c10::Device& device) {
     if (device.is_cuda()) cuda::synchronize(device.has_index() ? device.index() : 0);
 }
 
+uint64_t device_memory_free(const c10::Device& device) {
+    return device.is_cuda() ? cuda::free_memory(device.has_index() ? device.index() : 0) : 0;
+}
+
 c10::Device parse_device(const std::string& name, const std::string& flag) {
     if (name == "cpu") return c10::Device(c10::kCPU);
     std::optional<c10::Device> d;

@@ -5,6 +5,7 @@
 
 #include <c10/core/Device.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,9 @@ std::string describe_backend(const BackendInfo& info);
 // Waits until the work queued on `device` has finished (nothing to wait for on CPU, where ATen
 // runs synchronously): benchmarks and stage timings measure device work with it.
 void synchronize(const c10::Device& device);
+
+// Free memory of a CUDA device in bytes (0 for the CPU or when unknown).
+uint64_t device_memory_free(const c10::Device& device);
 
 // "cpu", "cuda" (= cuda:0) or "cuda:N" as a device that can run here. Throws canter::Error:
 // InvalidArgument for any other name, Unsupported for a CUDA device this machine cannot use;

@@ -134,6 +134,14 @@ DitModel DitModel::load(const std::string& path, const DitConfig& config, const 
     return model;
 }
 
+models::Footprint DitModel::footprint(const std::string& path, const DitConfig& config, const DitOptions& options) {
+    const io::Checkpoint ckpt = io::Checkpoint::open(path);
+    models::SpecCollector specs;
+    DitWeights w;
+    w.visit(specs, config, dit_matrix_dtype(options));
+    return models::footprint(ckpt, specs.specs(), dit_matrix_dtype(options));
+}
+
 DitModel DitModel::random(const DitConfig& config, const DitOptions& options, uint64_t seed) {
     config.validate();
     tensor::InferenceGuard guard;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "models/common/block_store.h"
+#include "models/common/footprint.h"
 #include "models/common/weights.h"
 #include "models/dit/dit_config.h"
 #include "models/dit/dit_sequence.h"
@@ -79,6 +80,8 @@ public:
     // Strict load: every key of `config` with its exact shape, no unexpected keys
     // (adapter.rope.bands may be absent). `path`: folder or safetensors/index file.
     static DitModel load(const std::string& path, const DitConfig& config, const DitOptions& options);
+    // Memory the model needs resident or streamed with these options (nothing is loaded).
+    static models::Footprint footprint(const std::string& path, const DitConfig& config, const DitOptions& options);
     // Model with N(0, 1/fan_in) weights, for benchmarks and self-consistency tests.
     static DitModel random(const DitConfig& config, const DitOptions& options, uint64_t seed);
 

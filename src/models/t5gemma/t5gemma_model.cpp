@@ -105,6 +105,22 @@ T5GemmaEncoder T5GemmaEncoder::load(const std::string& dir, const T5GemmaOptions
     return enc;
 }
 
+models::Footprint T5GemmaEncoder::footprint(const std::string& dir, const T5GemmaOptions& options) {
+    const T5GemmaConfig config = T5GemmaConfig::from_model_dir(dir);
+    const io::Checkpoint ckpt = io::Checkpoint::open(dir);
+    const std::string prefix = encoder_prefix(ckpt);
+    at::ScalarType embed_dtype = at::kFloat;  // as load() holds it
+    if (ckpt.contains(prefix + "embed_tokens.weight")) {
+        const auto d = ckpt.info(prefix + "embed_tokens.weight").dtype;
+        if (d == io::DType::kBF16) embed_dtype = at::kBFloat16;
+        else if (d == io::DType::kF16) embed_dtype = at::kHalf;
+    }
+    models::SpecCollector specs;
+    T5GemmaWeights w;
+    w.visit(specs, config, prefix, matrix_dtype_for(options), embed_dtype);
+    return models::footprint(ckpt, specs.specs(), matrix_dtype_for(options));
+}
+
 T5GemmaEncoder T5GemmaEncoder::random(const T5GemmaConfig& config, const T5GemmaOptions& options, uint64_t seed) {
     config.validate();
     tensor::InferenceGuard guard;

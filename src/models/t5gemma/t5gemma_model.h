@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "models/common/block_store.h"
+#include "models/common/footprint.h"
 #include "models/common/weights.h"
 #include "models/dit/dit_model.h"
 #include "models/t5gemma/t5gemma_config.h"
@@ -76,6 +77,8 @@ public:
     // `model.decoder.*`, `decoder.*` and `lm_head.*`. Strict: a missing, wrong-shaped or
     // unexpected key is an error naming the key.
     static T5GemmaEncoder load(const std::string& dir, const T5GemmaOptions& options);
+    // Memory the encoder in `dir` needs resident or streamed with these options (nothing loaded).
+    static models::Footprint footprint(const std::string& dir, const T5GemmaOptions& options);
     // Deterministic random weights (N(0, 1/fan_in) matrices and embedding, N(0, 0.1^2) norm
     // offsets), all bf16-representable: the demo model and tests.
     static T5GemmaEncoder random(const T5GemmaConfig& config, const T5GemmaOptions& options, uint64_t seed);

@@ -113,6 +113,8 @@ TurboVaed TurboVaed::load(const std::string& path, const TurboVaedConfig& config
     return model;
 }
 
+std::string TurboVaed::weights_file(const std::string& path) { return resolve_weights(path); }
+
 TurboVaed TurboVaed::load_dir(const std::string& dir, const TurboVaedOptions& options) {
     return load(dir, TurboVaedConfig::from_model_dir(dir), options);
 }

@@ -72,6 +72,8 @@ public:
                           const TurboVaedOptions& options = {});
     // config.json + weights from one folder.
     static TurboVaed load_dir(const std::string& dir, const TurboVaedOptions& options = {});
+    // The weights file load() reads for `path` (a folder resolves to its safetensors file).
+    static std::string weights_file(const std::string& path);
     // N(0, 1/fan_in) weights, for tests and benchmarks.
     static TurboVaed random(const TurboVaedConfig& config, const TurboVaedOptions& options,
                             uint64_t seed);

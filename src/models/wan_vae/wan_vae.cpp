@@ -157,6 +157,8 @@ WanVae WanVae::load(const std::string& path, const WanVaeConfig& config,
     return model;
 }
 
+std::string WanVae::weights_file(const std::string& path) { return resolve_weights(path); }
+
 WanVae WanVae::load_dir(const std::string& dir, const WanVaeOptions& options) {
     return load(dir, WanVaeConfig::from_model_dir(dir), options);
 }

@@ -92,6 +92,8 @@ public:
                        const WanVaeOptions& options = {});
     // Config from `<dir>/config.json` (or the real defaults) + weights from the same folder.
     static WanVae load_dir(const std::string& dir, const WanVaeOptions& options = {});
+    // The weights file load() reads for `path` (a folder resolves to its VAE safetensors).
+    static std::string weights_file(const std::string& path);
     // N(0, 1/fan_in) weights (norm gammas around 1), for tests and benchmarks.
     static WanVae random(const WanVaeConfig& config, const WanVaeOptions& options, uint64_t seed);
 

@@ -12,9 +12,14 @@
 namespace canter::server {
 
 EngineFactory default_engine_factory(const std::string& model_dir) {
-    return [model_dir](const std::string& device) {
-        EngineOptions options;
-        options.model_dir = model_dir;
+    EngineOptions base;
+    base.model_dir = model_dir;
+    return default_engine_factory(base);
+}
+
+EngineFactory default_engine_factory(const EngineOptions& base) {
+    return [base](const std::string& device) {
+        EngineOptions options = base;
         options.device = device;
         return Engine::open(options);
     };

@@ -24,6 +24,8 @@ class LiveJobs;
 using EngineFactory = std::function<std::unique_ptr<Engine>(const std::string& device)>;
 // Engine::open with the given model folder (empty: the built-in demo model).
 EngineFactory default_engine_factory(const std::string& model_dir);
+// Engine::open with `base` (model folder, memory budgets) on each worker's device.
+EngineFactory default_engine_factory(const EngineOptions& base);
 
 class WorkerPool {
 public:

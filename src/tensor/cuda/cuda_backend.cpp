@@ -60,4 +60,14 @@ void synchronize(int device) {
 
 std::string run_probe_kernel(int device) { return run_probe_kernel_impl(device); }
 
+uint64_t free_memory(int device) {
+    c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device));
+    size_t free = 0, total = 0;
+    if (cudaMemGetInfo(&free, &total) != cudaSuccess) {
+        (void)cudaGetLastError();  // clear it: later ATen calls must not see a stale error
+        return 0;
+    }
+    return free;
+}
+
 }  // namespace canter::tensor::cuda

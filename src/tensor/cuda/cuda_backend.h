@@ -4,6 +4,7 @@
 // machines without one (the build and CI machines).
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "tensor/device_info.h"
@@ -18,6 +19,9 @@ void query(BackendInfo& info);
 
 // Waits for every stream of `device`.
 void synchronize(int device);
+
+// Free memory on `device` in bytes (cudaMemGetInfo), 0 when it cannot be asked.
+uint64_t free_memory(int device);
 
 // Runs canter's probe kernel on `device`: "" when it ran and wrote the expected values, else the
 // CUDA error (e.g. "no kernel image is available for execution on the device").

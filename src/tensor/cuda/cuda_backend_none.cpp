@@ -11,4 +11,6 @@ void synchronize(int) {}
 
 std::string run_probe_kernel(int) { return "this build has no CUDA path"; }
 
+uint64_t free_memory(int) { return 0; }
+
 }  // namespace canter::tensor::cuda
