@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "models/common/quantize.h"
+#include "tensor/async_upload.h"
 #include "util/check.h"
 
 namespace canter::models {
@@ -110,7 +111,13 @@ void BlockStore::layout() {
         // Host ring; pinned when the blocks go on to a GPU, so the upload can be asynchronous.
         auto host = at::TensorOptions().dtype(at::kByte).pinned_memory(policy_.device.is_cuda());
         for (auto& s : slots_) s.buffer = at::empty({static_cast<int64_t>(ring_bytes_)}, host);
-        if (policy_.device.is_cuda()) device_raw_ = at::empty({static_cast<int64_t>(ring_bytes_)}, dev);
+        if (policy_.device.is_cuda()) {
+            upload_ = tensor::AsyncUpload::create(policy_.device, 2);
+            for (int k = 0; k < (upload_ ? 2 : 1); ++k) {
+                device_raw_[k] = at::empty({static_cast<int64_t>(ring_bytes_)}, dev);
+                device_ptr_[k] = device_raw_[k].data_ptr();
+            }
+        }
         reader_ = std::thread([this] { reader_loop(); });
     }
     laid_out_ = true;
@@ -136,16 +143,22 @@ void BlockStore::reader_loop() {
         const int block = requested_;
         requested_ = -1;
         // The slot to fill is the one not holding the block in use (acquire() chose it).
-        Slot& slot = slots_[0].block == block ? slots_[0] : slots_[1];
+        const int index = slots_[0].block == block ? 0 : 1;
+        Slot& slot = slots_[index];
         lock.unlock();
-        const auto t0 = std::chrono::steady_clock::now();
         std::exception_ptr error;
+        double dt = 0;
         try {
+            // The pinned buffer may still feed the previous upload out of it.
+            if (upload_) upload_->wait_host_free(index);
+            const auto t0 = std::chrono::steady_clock::now();
             read_into(block, slot);
+            dt = seconds_since(t0);
+            // Queued on the copy stream; it starts once compute has released the device slot.
+            if (upload_) upload_->upload(index, slot.buffer.data_ptr(), device_ptr_[index], blocks_[block].raw_bytes);
         } catch (...) {
             error = std::current_exception();
         }
-        const double dt = seconds_since(t0);
         lock.lock();
         slot.error = error;
         slot.ready = true;
@@ -158,31 +171,39 @@ void BlockStore::reader_loop() {
     }
 }
 
-BlockStore::Slot& BlockStore::wait_for(int block) {
+void BlockStore::claim(int slot, int block) {
+    // The previous block in this slot is done with (one lease at a time): on a GPU, mark that
+    // point on the compute stream so the upload into the device slot waits for its kernels.
+    if (upload_) upload_->release(slot);
+    slots_[slot].block = block;
+    slots_[slot].ready = false;
+    slots_[slot].error = nullptr;
+    requested_ = block;
+    cv_.notify_all();
+}
+
+int BlockStore::wait_for(int block) {
     std::unique_lock<std::mutex> lock(mutex_);
     const auto t0 = std::chrono::steady_clock::now();
     auto in_flight = [&] {
         return requested_ >= 0 || (slots_[0].block >= 0 && !slots_[0].ready) || (slots_[1].block >= 0 && !slots_[1].ready);
     };
-    Slot* slot = nullptr;
-    for (auto& s : slots_)
-        if (s.block == block) slot = &s;
-    if (!slot) {
+    int index = -1;
+    for (int k = 0; k < 2; ++k)
+        if (slots_[k].block == block) index = k;
+    if (index < 0) {
         // Not read ahead (first use, or out of order): let any read finish, then read it now.
         cv_.wait(lock, [&] { return !in_flight(); });
-        slot = &slots_[0];
-        slot->block = block;
-        slot->ready = false;
-        slot->error = nullptr;
-        requested_ = block;
-        cv_.notify_all();
+        index = 0;
+        claim(index, block);
     }
-    cv_.wait(lock, [&] { return slot->ready; });
+    Slot& slot = slots_[index];
+    cv_.wait(lock, [&] { return slot.ready; });
     stats_.wait_s += seconds_since(t0);
-    if (slot->error) {
-        std::exception_ptr e = slot->error;
-        slot->block = -1;
-        slot->error = nullptr;
+    if (slot.error) {
+        std::exception_ptr e = slot.error;
+        slot.block = -1;
+        slot.error = nullptr;
         std::rethrow_exception(e);
     }
     // Read the next block ahead into the other slot while this one computes.
@@ -190,17 +211,8 @@ BlockStore::Slot& BlockStore::wait_for(int block) {
     while (static_cast<size_t>(next) < blocks_.size() && blocks_[next].items.empty()) ++next;
     if (static_cast<size_t>(next) >= blocks_.size()) next = policy_.prefetch_wraps ? 0 : -1;
     while (next >= 0 && next != block && blocks_[next].items.empty()) ++next;
-    if (next >= 0 && next != block) {
-        Slot& other = slot == &slots_[0] ? slots_[1] : slots_[0];
-        if (other.block != next) {
-            other.block = next;
-            other.ready = false;
-            other.error = nullptr;
-            requested_ = next;
-            cv_.notify_all();
-        }
-    }
-    return *slot;
+    if (next >= 0 && next != block && slots_[1 - index].block != next) claim(1 - index, next);
+    return index;
 }
 
 std::shared_ptr<const BlockStore::Lease> BlockStore::acquire(int block) {
@@ -211,13 +223,17 @@ std::shared_ptr<const BlockStore::Lease> BlockStore::acquire(int block) {
     const Block& b = blocks_[block];
     at::Tensor raw_buffer;
     if (policy_.stream) {
-        raw_buffer = wait_for(block).buffer;
-        if (policy_.device.is_cuda()) {
-            // One upload of the whole block, synchronous: the reader overwrites this host slot
-            // with the block after next as soon as the lease is gone, so the copy must be done.
-            device_raw_.narrow(0, 0, static_cast<int64_t>(b.raw_bytes))
+        const int index = wait_for(block);
+        raw_buffer = slots_[index].buffer;
+        if (upload_) {
+            // Uploaded on the copy stream by the reader; the compute stream waits on the GPU only.
+            upload_->wait_uploaded(index);
+            raw_buffer = device_raw_[index];
+        } else if (policy_.device.is_cuda()) {
+            // No copy stream (cannot happen in a CUDA build): a synchronous upload.
+            device_raw_[0].narrow(0, 0, static_cast<int64_t>(b.raw_bytes))
                 .copy_(raw_buffer.narrow(0, 0, static_cast<int64_t>(b.raw_bytes)));
-            raw_buffer = device_raw_;
+            raw_buffer = device_raw_[0];
         }
     }
     for (const auto& it : b.items) {
@@ -240,16 +256,25 @@ std::shared_ptr<const BlockStore::Lease> BlockStore::acquire(int block) {
 
 StreamStats BlockStore::stats() const {
     std::lock_guard<std::mutex> lock(mutex_);
-    return stats_;
+    StreamStats s = stats_;
+    if (upload_) {
+        const auto u = upload_->stats();
+        s.upload_bytes = u.bytes - upload_base_.bytes;
+        s.upload_s = u.seconds - upload_base_.seconds;
+    }
+    return s;
 }
 
 void BlockStore::reset_stats() {
     std::lock_guard<std::mutex> lock(mutex_);
     stats_ = StreamStats{};
+    if (upload_) upload_base_ = upload_->stats();
 }
 
 uint64_t BlockStore::held_bytes() const {
-    uint64_t n = scratch_bytes_ + (policy_.stream ? 2 * ring_bytes_ : 0) + (device_raw_.defined() ? ring_bytes_ : 0);
+    uint64_t n = scratch_bytes_ + (policy_.stream ? 2 * ring_bytes_ : 0);
+    for (const auto& d : device_raw_)
+        if (d.defined()) n += ring_bytes_;
     for (const auto& b : blocks_)
         for (const auto& it : b.items) {
             if (it.stored.defined()) n += it.raw_bytes();

@@ -24,6 +24,8 @@
 #include <thread>
 #include <vector>
 
+#include "tensor/async_upload.h"
+
 namespace canter::models {
 
 struct StoragePolicy {
@@ -41,6 +43,10 @@ struct StreamStats {
     uint64_t bytes_read = 0;
     double read_s = 0;  // time the reader spent in pread
     double wait_s = 0;  // time compute waited for a block: the part of reading not hidden
+    // Streaming to a GPU: bytes copied host-to-device on the copy stream and the GPU time those
+    // copies took (their bandwidth, to compare with the machine's pinned H2D rate).
+    double upload_bytes = 0;
+    double upload_s = 0;
     double read_gbps() const { return read_s > 0 ? bytes_read / read_s / 1e9 : 0; }
 };
 
@@ -109,7 +115,8 @@ private:
     void layout();  // offsets and buffer sizes, once after the last add
     void read_into(int block, Slot& slot);
     void reader_loop();
-    Slot& wait_for(int block);
+    int wait_for(int block);  // the slot index holding `block`, read
+    void claim(int slot, int block);  // caller holds mutex_
     at::Tensor view(const at::Tensor& buffer, uint64_t offset, at::ScalarType dtype,
                     const std::vector<int64_t>& shape) const;
 
@@ -118,7 +125,9 @@ private:
     bool laid_out_ = false;
     uint64_t ring_bytes_ = 0, scratch_bytes_ = 0;
     at::Tensor scratch_;                 // on the device
-    at::Tensor device_raw_;              // streamed to CUDA: the raw block on the device
+    at::Tensor device_raw_[2];           // streamed to CUDA: the raw blocks on the device
+    void* device_ptr_[2] = {nullptr, nullptr};
+    std::unique_ptr<tensor::AsyncUpload> upload_;  // copy stream (null: synchronous copies)
     std::weak_ptr<const Lease> current_;
 
     // Reader thread (streaming only): fills slots_[b % 2] with block b.
@@ -129,6 +138,7 @@ private:
     bool stop_ = false;
     std::thread reader_;
     StreamStats stats_;
+    tensor::UploadStats upload_base_;  // upload totals at the last reset
 };
 
 }  // namespace canter::models
