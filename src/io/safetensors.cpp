@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <cerrno>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "io/mapped_file.h"
@@ -273,51 +275,103 @@ uint64_t SafetensorsWriter::file_size(const std::vector<Entry>& entries,
 SafetensorsWriter::SafetensorsWriter(const std::string& path, std::vector<Entry> entries,
                                      const std::map<std::string, std::string>& metadata)
     : path_(path), tmp_(path + ".tmp." + std::to_string(::getpid())), entries_(std::move(entries)) {
+    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    CANTER_CHECK(fd_ >= 0, IO, path_ << ": cannot open for writing (" << std::strerror(errno) << ")");
+    owns_fd_ = true;
+    start(metadata);
+}
+
+SafetensorsWriter::SafetensorsWriter(int fd, const std::string& label, std::vector<Entry> entries,
+                                     const std::map<std::string, std::string>& metadata)
+    : path_(label), entries_(std::move(entries)), fd_(fd) {
+    CANTER_CHECK(fd_ >= 0, Internal, path_ << ": invalid file descriptor " << fd);
+    start(metadata);
+}
+
+void SafetensorsWriter::start(const std::map<std::string, std::string>& metadata) {
     uint64_t data = 0;
     const std::string json = header_json(entries_, metadata, &data);
-    out_.open(tmp_, std::ios::binary | std::ios::trunc);
-    CANTER_CHECK(out_.good(), IO, path_ << ": cannot open for writing");
     const uint64_t len = json.size();
-    out_.write(reinterpret_cast<const char*>(&len), 8);
-    out_.write(json.data(), static_cast<std::streamsize>(json.size()));
-    check_stream();
+    write_bytes(&len, 8);
+    write_bytes(json.data(), json.size());
 }
 
 SafetensorsWriter::~SafetensorsWriter() {
-    if (finished_) return;
-    out_.close();
-    std::remove(tmp_.c_str());
+    if (owns_fd_ && fd_ >= 0) ::close(fd_);
+    if (!finished_ && !tmp_.empty()) std::remove(tmp_.c_str());
 }
 
-void SafetensorsWriter::check_stream() {
-    if (out_.good()) return;
-    out_.close();
-    std::remove(tmp_.c_str());
+void SafetensorsWriter::fail(const std::string& what) {
+    if (owns_fd_ && fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    if (!tmp_.empty()) std::remove(tmp_.c_str());
     finished_ = true;  // nothing left to clean up
-    CANTER_THROW(IO, path_ << ": write failed (disk full?)");
+    CANTER_THROW(IO, path_ << ": " << what);
+}
+
+void SafetensorsWriter::write_bytes(const void* data, size_t n) {
+    const char* p = static_cast<const char*>(data);
+    while (n > 0) {
+        // Linux writes at most ~2 GiB per call: loop over partial writes.
+        const ssize_t k = ::write(fd_, p, std::min<size_t>(n, 1ull << 30));
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) fail(std::string("write failed (") + (k < 0 ? std::strerror(errno) : "no progress") + "; disk full?)");
+        p += k;
+        n -= static_cast<size_t>(k);
+    }
 }
 
 void SafetensorsWriter::write(const std::string& name, const at::Tensor& t) {
     CANTER_CHECK(!finished_ && next_ < entries_.size(), Internal,
                  path_ << ": tensor '" << name << "' written after the last one");
     const Entry& e = entries_[next_];
-    CANTER_CHECK(e.name == name, Internal,
-                 path_ << ": tensor '" << name << "' written where '" << e.name << "' comes next");
-    CANTER_CHECK(from_scalar_type(t.scalar_type(), name) == e.dtype && t.sizes().vec() == e.shape, Internal,
+    CANTER_CHECK(written_of_next_ == 0, Internal,
+                 path_ << ": tensor '" << name << "' written whole after a part of '" << e.name << "'");
+    CANTER_CHECK(t.sizes().vec() == e.shape, Internal,
                  path_ << ": tensor '" << name << "' is " << t.scalar_type() << " " << shape_str(t.sizes().vec())
                        << ", the header says " << dtype_name(e.dtype) << " " << shape_str(e.shape));
+    write_part(name, t);
+}
+
+void SafetensorsWriter::write_part(const std::string& name, const at::Tensor& t) {
+    CANTER_CHECK(!finished_ && next_ < entries_.size(), Internal,
+                 path_ << ": tensor '" << name << "' written after the last one");
+    const Entry& e = entries_[next_];
+    CANTER_CHECK(e.name == name, Internal,
+                 path_ << ": tensor '" << name << "' written where '" << e.name << "' comes next");
+    // A part is whole rows: same trailing dimensions (a 0-d or 1-d entry splits by elements).
+    const auto sizes = t.sizes().vec();
+    const bool rows_match = e.shape.empty() ? sizes.empty()
+                                            : sizes.size() == e.shape.size() &&
+                                                  std::equal(sizes.begin() + 1, sizes.end(), e.shape.begin() + 1);
+    CANTER_CHECK(from_scalar_type(t.scalar_type(), name) == e.dtype && rows_match, Internal,
+                 path_ << ": tensor '" << name << "' part is " << t.scalar_type() << " " << shape_str(sizes)
+                       << ", the header says " << dtype_name(e.dtype) << " " << shape_str(e.shape));
+    uint64_t total = dtype_size(e.dtype);
+    for (auto d : e.shape) total *= static_cast<uint64_t>(d);
     const at::Tensor c = t.to(at::kCPU).contiguous();
-    out_.write(static_cast<const char*>(c.data_ptr()), static_cast<std::streamsize>(c.numel() * c.element_size()));
-    check_stream();
-    ++next_;
+    const uint64_t n = static_cast<uint64_t>(c.numel()) * c.element_size();
+    CANTER_CHECK(written_of_next_ + n <= total, Internal,
+                 path_ << ": tensor '" << name << "' gets " << written_of_next_ + n << " bytes, its header says "
+                       << total);
+    write_bytes(c.data_ptr(), n);
+    written_of_next_ += n;
+    if (written_of_next_ == total) {
+        ++next_;
+        written_of_next_ = 0;
+    }
 }
 
 void SafetensorsWriter::finish() {
     CANTER_CHECK(!finished_ && next_ == entries_.size(), Internal,
                  path_ << ": finished after " << next_ << " of " << entries_.size() << " tensors");
-    out_.flush();
-    check_stream();
-    out_.close();
+    if (tmp_.empty()) {  // caller's fd: nothing to rename, the caller closes it
+        finished_ = true;
+        return;
+    }
+    const int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) fail(std::string("write failed at close (") + std::strerror(errno) + ")");
     finished_ = true;
     if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
         std::remove(tmp_.c_str());

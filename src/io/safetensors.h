@@ -7,7 +7,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
-#include <fstream>
+#include <fstream>  // kept: includers rely on it
 #include <map>
 #include <memory>
 #include <string>
@@ -76,21 +76,33 @@ public:
     };
     SafetensorsWriter(const std::string& path, std::vector<Entry> entries,
                       const std::map<std::string, std::string>& metadata = {});
+    // Writes into `fd` (already open for writing, positioned at the start; not closed here),
+    // e.g. an anonymous memory file: no temporary and no rename. `label` names the file in
+    // errors. An unfinished writer leaves whatever it wrote; the caller owns the fd.
+    SafetensorsWriter(int fd, const std::string& label, std::vector<Entry> entries,
+                      const std::map<std::string, std::string>& metadata = {});
     ~SafetensorsWriter();
     SafetensorsWriter(const SafetensorsWriter&) = delete;
     SafetensorsWriter& operator=(const SafetensorsWriter&) = delete;
 
     void write(const std::string& name, const at::Tensor& tensor);
+    // Streams one tensor in pieces: `part` holds the next rows (leading-dimension slices) of
+    // entry `name`, which completes once all its rows are written. write() is one whole part.
+    void write_part(const std::string& name, const at::Tensor& part);
     void finish();
     // Bytes the finished file will have (disk-space checks before writing anything).
     static uint64_t file_size(const std::vector<Entry>& entries, const std::map<std::string, std::string>& metadata = {});
 
 private:
-    void check_stream();
-    std::string path_, tmp_;
+    void start(const std::map<std::string, std::string>& metadata);
+    void write_bytes(const void* data, size_t n);
+    void fail(const std::string& what);
+    std::string path_, tmp_;  // tmp_ empty: writing into a caller's fd
     std::vector<Entry> entries_;
     size_t next_ = 0;
-    std::ofstream out_;
+    uint64_t written_of_next_ = 0;  // bytes of entries_[next_] already written
+    int fd_ = -1;
+    bool owns_fd_ = false;
     bool finished_ = false;
 };
 
