@@ -12,6 +12,7 @@
 #include "canter/version.h"
 #include "cli/args.h"
 #include "cli/generate_command.h"
+#include "cli/make_test_model_command.h"
 #include "cli/quantize_command.h"
 #ifdef CANTER_HAVE_SERVER
 #include "cli/serve_commands.h"
@@ -24,6 +25,7 @@ const char* kUsage =
     "\n"
     "commands:\n"
     "%GENERATE%"
+    "%MAKE_TEST_MODEL%"
     "  demo       run one DiT forward of a small built-in model and report it\n"
     "             [--seconds N] [--seed N]\n"
     "  conform    KIND --model DIR --case FILE --out FILE [--precision fp32|bf16] [--device cpu|cuda[:N]]\n"
@@ -49,6 +51,8 @@ std::string usage() {
     std::string u = kUsage;
     const std::string marker = "%GENERATE%";
     u.replace(u.find(marker), marker.size(), canter::cli::kGenerateUsage);
+    const std::string test_model = "%MAKE_TEST_MODEL%";
+    u.replace(u.find(test_model), test_model.size(), canter::cli::kMakeTestModelUsage);
     return u;
 }
 
@@ -141,6 +145,7 @@ int main(int argc, char** argv) {
     try {
         if (cmd == "generate") return canter::cli::cmd_generate(rest);
         if (cmd == "make-demo-model") return canter::cli::cmd_make_demo_model(rest);
+        if (cmd == "make-test-model") return canter::cli::cmd_make_test_model(rest);
         if (cmd == "conform") return cmd_conform(rest);
         if (cmd == "inspect") return cmd_inspect(rest);
         if (cmd == "quantize") return canter::cli::cmd_quantize(rest);
