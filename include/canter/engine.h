@@ -60,6 +60,8 @@ struct StreamingReport {
     uint64_t bytes_read = 0;  // weights read from the checkpoint
     double read_s = 0;        // time spent reading (on the reader thread, overlapping compute)
     double wait_s = 0;        // time compute waited for weights: the part not hidden
+    double upload_bytes = 0;  // on a GPU: bytes copied host-to-device on the copy stream
+    double upload_s = 0;      // and the GPU time of those copies (their bandwidth)
 };
 
 struct GenerateResult {

@@ -364,6 +364,8 @@ void LocalEngine::streaming_end(const std::string& stage, const models::BlockSto
     r.bytes_read = s.bytes_read;
     r.read_s = s.read_s;
     r.wait_s = s.wait_s;
+    r.upload_bytes = s.upload_bytes;
+    r.upload_s = s.upload_s;
     result.streaming.push_back(r);
 }
 
