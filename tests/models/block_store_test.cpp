@@ -164,6 +164,23 @@ TEST(BlockStore, QuantizedTensorsNeedTheirScale) {
     EXPECT_NE(msg.find("is F32 [3], expected F32 ["), std::string::npos) << msg;
 }
 
+TEST(BlockStore, QuantizedScalesAreBf16SoBf16DequantizeLosesNothingMore) {
+    at::Generator g = at::make_generator<at::CPUGeneratorImpl>(3);
+    const at::Tensor w = at::randn({64, 96}, g) * at::rand({64, 1}, g);
+    for (auto format : {models::WeightFormat::kInt8, models::WeightFormat::kFp8}) {
+        const auto q = models::quantize_rows(w, format);
+        EXPECT_TRUE(at::equal(q.scale, q.scale.to(at::kBFloat16).to(at::kFloat)));
+        // Dequantized in bf16 = the exact product rounded once (the scale adds no rounding).
+        const at::Tensor exact = (q.values.to(at::kFloat) * q.scale.unsqueeze(1)).to(at::kBFloat16);
+        EXPECT_TRUE(at::equal(models::dequantize(q.values, q.scale, at::kBFloat16), exact));
+        // Within half a quantization step of the original (int8), per row.
+        if (format == models::WeightFormat::kInt8)
+            EXPECT_TRUE(((models::dequantize(q.values, q.scale, at::kFloat) - w).abs() <= q.scale.unsqueeze(1) * 0.5001)
+                            .all()
+                            .item<bool>());
+    }
+}
+
 int64_t resident_kib() {
     std::ifstream in("/proc/self/statm");
     int64_t size = 0, resident = 0;

@@ -26,10 +26,11 @@ struct QuantizedMatrix {
 };
 
 // Quantizes a 2-D matrix (any floating dtype, any device) per row. All-zero rows get scale 1.
+// Scales are bf16-representable values (rounded up from amax / qmax), stored as fp32.
 QuantizedMatrix quantize_rows(const at::Tensor& w, WeightFormat format);
 
-// values * scale[:, None] written into `out` (bf16 or fp32, same shape, same device), computed
-// in fp32 and rounded once; no full-size fp32 temporary for int8.
+// values * scale[:, None] written into `out` (bf16 or fp32, same shape, same device): widened in
+// place, then scaled in out's dtype (a bf16 scale for bf16 output; no fp32 temporary).
 void dequantize_into(at::Tensor& out, const at::Tensor& values, const at::Tensor& scale);
 at::Tensor dequantize(const at::Tensor& values, const at::Tensor& scale, at::ScalarType dtype);
 
