@@ -39,6 +39,7 @@ const char* kUsage =
     "             [--rate-limit N/min] [--max-active N] [--daily-jobs N] [--retention-hours H]\n"
     "             [--refine-url URL --refine-model M] [--tls-cert PEM --tls-key PEM (HTTPS)]\n"
     "             [--allow-private-webhooks (loopback/LAN webhook targets)]\n"
+    "             [--max-memory SIZE] [--max-vram SIZE] [--stream-layers auto|always]\n"
     "             HTTP API + web page (docs/server.md)\n"
     "  keys       create --name N [--credits C] [--role user|admin] | list | revoke ID  --data DIR\n"
     "             API keys (admin keys may set a job priority)\n"
