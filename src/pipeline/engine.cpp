@@ -65,6 +65,7 @@ struct ResolvedOptions {
     uint64_t budget = 0;          // bytes the plan may use on the compute device
     std::string budget_source;    // "--max-memory", "available RAM", ...
     bool always_stream = false;   // --stream-layers always
+    uint64_t already_used = 0;    // RSS before any model, counted against an explicit budget
 };
 
 // Working memory of one DiT forward over `tokens` packed tokens: the residual stream and the
@@ -116,6 +117,9 @@ ResolvedOptions resolve_options(const EngineOptions& o) {
                  "--stream-layers must be auto or always, got '" << o.stream_layers << "'");
     r.always_stream = o.stream_layers == "always";
     set_cpu_threads(o.threads);  // 0: every core (ATen's own default can be 1)
+    // What the process holds before any model (LibTorch, the CUDA context): part of an explicit
+    // host budget; available RAM already excludes it, and GPU budgets do not see it.
+    if (!r.device.is_cuda() && !o.max_memory.empty()) r.already_used = pipeline::process_resident_bytes();
     return r;
 }
 
@@ -331,7 +335,8 @@ pipeline::MemoryPlan LocalEngine::plan_for(const pipeline::Geometry& geo, bool w
                           dit_working_bytes(dc, geo.packed_length(true, kTextTargetLength))});
     stages.push_back({"decode", manifest_.turbo_vaed ? "turbo_vaed" : "video_vae", decoder_bytes});
     if (with_audio) stages.push_back({"audio", "audio_vae", 64ull << 20});
-    return pipeline::plan_memory(options_.budget, options_.budget_source, footprints_, stages, options_.always_stream);
+    return pipeline::plan_memory(options_.budget, options_.budget_source, footprints_, stages, options_.always_stream,
+                                 options_.already_used);
 }
 
 bool LocalEngine::streamed(const std::string& role) const {

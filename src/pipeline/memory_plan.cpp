@@ -59,8 +59,15 @@ uint64_t host_memory_available() {
     return static_cast<uint64_t>(::sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
 }
 
+uint64_t process_resident_bytes() {
+    std::ifstream in("/proc/self/statm");
+    uint64_t size = 0, resident = 0;
+    in >> size >> resident;
+    return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
 MemoryPlan plan_memory(uint64_t budget, const std::string& budget_source, const std::vector<PlanComponent>& components,
-                       const std::vector<PlanStage>& stages, bool always_stream) {
+                       const std::vector<PlanStage>& stages, bool always_stream, uint64_t already_used) {
     auto find = [&](const std::string& role) -> const PlanComponent& {
         for (const auto& c : components)
             if (c.role == role) return c;
@@ -70,7 +77,10 @@ MemoryPlan plan_memory(uint64_t budget, const std::string& budget_source, const 
     plan.budget = budget;
     std::ostringstream head;
     head << "memory budget " << format_bytes(budget) << " (" << budget_source << ")";
+    if (already_used > 0) head << ", " << format_bytes(already_used) << " of it held before any model (libraries)";
     plan.log.push_back(head.str());
+    const uint64_t full_budget = budget;
+    budget = budget > already_used ? budget - already_used : 0;
 
     // Case 1: every component a stage uses, resident at once, plus the largest working set.
     std::set<std::string> used;
@@ -120,9 +130,11 @@ MemoryPlan plan_memory(uint64_t budget, const std::string& budget_source, const 
         plan.peak_estimate = std::max(plan.peak_estimate, plan.streamed[s.role] ? streamed : resident);
     }
     CANTER_CHECK(too_big.empty(), InvalidArgument,
-                 budget_source << " " << format_bytes(budget) << " is too small for this job: the " << tightest
+                 budget_source << " " << format_bytes(full_budget) << " is too small for this job: the " << tightest
                                << " needs at least " << format_bytes(smallest_budget, true)
-                               << "; the smallest budget that works is " << format_bytes(smallest_budget, true));
+                               << (already_used ? " besides the " + format_bytes(already_used) + " the process holds" : "")
+                               << "; the smallest budget that works is "
+                               << format_bytes(smallest_budget + already_used, true));
     return plan;
 }
 

@@ -48,10 +48,14 @@ struct MemoryPlan {
     std::vector<std::string> log;           // what was chosen and why, one line each
 };
 
-// `budget_source` says where the budget came from ("--max-memory", "available RAM").
+// `budget_source` says where the budget came from ("--max-memory", "available RAM");
+// `already_used` is what the process holds before any model (libraries, CUDA context): it
+// counts against an explicit budget.
 // `always_stream`: stream every streamable component and load stage by stage even when all
 // would fit (the smallest footprint; `--stream-layers always`).
 MemoryPlan plan_memory(uint64_t budget, const std::string& budget_source, const std::vector<PlanComponent>& components,
-                       const std::vector<PlanStage>& stages, bool always_stream = false);
+                       const std::vector<PlanStage>& stages, bool always_stream = false, uint64_t already_used = 0);
+// This process's resident set now (/proc/self/statm).
+uint64_t process_resident_bytes();
 
 }  // namespace canter::pipeline

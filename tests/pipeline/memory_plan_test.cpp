@@ -93,5 +93,16 @@ TEST(MemoryPlan, TooSmallABudgetNamesTheSmallestThatWorks) {
     EXPECT_NE(msg.find("the smallest budget that works is 2.8 GiB"), std::string::npos) << msg;
 }
 
+TEST(MemoryPlan, WhatTheProcessAlreadyHoldsCountsAgainstAnExplicitBudget) {
+    // 3 GiB would fit the streamed DiT stage (2.75 GiB) alone, not beside 1 GiB of libraries.
+    EXPECT_NO_THROW(pipeline::plan_memory(3 * GiB, "--max-memory", components(), stages()));
+    const std::string msg = testing::error_of(
+        [&] { pipeline::plan_memory(3 * GiB, "--max-memory", components(), stages(), false, 1 * GiB); });
+    EXPECT_NE(msg.find("--max-memory 3.0 GiB is too small"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("besides the 1.0 GiB the process holds"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("the smallest budget that works is 3.8 GiB"), std::string::npos) << msg;
+    EXPECT_GT(pipeline::process_resident_bytes(), 0u);
+}
+
 }  // namespace
 }  // namespace canter
