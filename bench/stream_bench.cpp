@@ -188,7 +188,8 @@ int main(int argc, char** argv) {
             std::printf("| %s | %.2f | %.0f |", label, t, 1e3 * t / a.layers);
             if (stream) {
                 std::printf(" %.2f | %.2f | %.2f |", last.bytes_read / 1e9, last.read_gbps(), last.wait_s);
-                if (last.upload_s > 0) std::printf(" %.2f |", last.upload_bytes / 1e9 / last.upload_s);
+                if (last.upload_s > 0)
+                    std::printf(" %.2f (GPU stalled %.2f s) |", last.upload_bytes / 1e9 / last.upload_s, last.upload_stall_s);
                 else std::printf(" - |");
             } else {
                 std::printf(" - | - | - | - |");

@@ -62,6 +62,7 @@ struct StreamingReport {
     double wait_s = 0;        // time compute waited for weights: the part not hidden
     double upload_bytes = 0;  // on a GPU: bytes copied host-to-device on the copy stream
     double upload_s = 0;      // and the GPU time of those copies (their bandwidth)
+    double upload_stall_s = 0;  // GPU time the compute stream waited for an upload (not hidden)
 };
 
 struct GenerateResult {

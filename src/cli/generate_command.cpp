@@ -119,7 +119,8 @@ int cmd_generate(const std::vector<std::string>& argv) {
     nlohmann::json streaming = nlohmann::json::array();
     for (const auto& r : result.streaming)
         streaming.push_back({{"stage", r.stage}, {"bytes_read", r.bytes_read}, {"read_s", r.read_s}, {"wait_s", r.wait_s},
-                             {"upload_bytes", r.upload_bytes}, {"upload_s", r.upload_s}});
+                             {"upload_bytes", r.upload_bytes}, {"upload_s", r.upload_s},
+                             {"upload_stall_s", r.upload_stall_s}});
     if (json) {
         nlohmann::json j = {{"event", "done"},          {"output", result.output_path},
                             {"seed", result.seed},        {"width", result.width},
@@ -141,7 +142,9 @@ int cmd_generate(const std::vector<std::string>& argv) {
                           r.stage.c_str(), r.bytes_read / 1e9, r.read_s, r.read_s > 0 ? r.bytes_read / 1e9 / r.read_s : 0.0,
                           r.wait_s);
             std::cerr << buf;
-            if (r.upload_s > 0) std::cerr << "; uploaded at " << r.upload_bytes / 1e9 / r.upload_s << " GB/s";
+            if (r.upload_s > 0)
+                std::cerr << "; uploaded at " << r.upload_bytes / 1e9 / r.upload_s << " GB/s, the GPU waited "
+                          << r.upload_stall_s << " s for uploads";
             std::cerr << "\n";
         }
         std::cerr << "canter: stage times:";

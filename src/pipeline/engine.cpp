@@ -371,6 +371,7 @@ void LocalEngine::streaming_end(const std::string& stage, const models::BlockSto
     r.wait_s = s.wait_s;
     r.upload_bytes = s.upload_bytes;
     r.upload_s = s.upload_s;
+    r.upload_stall_s = s.upload_stall_s;
     result.streaming.push_back(r);
 }
 

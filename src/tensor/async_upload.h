@@ -18,7 +18,8 @@ namespace canter::tensor {
 
 struct UploadStats {
     double bytes = 0;
-    double seconds = 0;  // GPU time of the copies (event timing), for bytes/seconds = bandwidth
+    double seconds = 0;        // GPU time of the copies (event timing), for bytes/seconds = bandwidth
+    double stall_seconds = 0;  // time the compute stream reached a layer before its upload ended
 };
 
 class AsyncUpload {

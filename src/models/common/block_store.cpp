@@ -261,6 +261,7 @@ StreamStats BlockStore::stats() const {
         const auto u = upload_->stats();
         s.upload_bytes = u.bytes - upload_base_.bytes;
         s.upload_s = u.seconds - upload_base_.seconds;
+        s.upload_stall_s = u.stall_seconds - upload_base_.stall_seconds;
     }
     return s;
 }

@@ -47,6 +47,7 @@ struct StreamStats {
     // copies took (their bandwidth, to compare with the machine's pinned H2D rate).
     double upload_bytes = 0;
     double upload_s = 0;
+    double upload_stall_s = 0;  // GPU time compute stood waiting for an upload (not hidden)
     double read_gbps() const { return read_s > 0 ? bytes_read / read_s / 1e9 : 0; }
 };
 

@@ -93,6 +93,19 @@ void WorkerPool::execute(Engine& engine, const Job& job) {
         request.output_path = files_.output_path(job.id);
         const GenerateResult r = engine.generate(
             request, [&](const Progress& p) { live_.update(job.id, p); }, cancel.get());
+        // What the engine kept, loaded or streamed for this job: in the job's log, and on
+        // stderr when it differs from the previous job's plan.
+        for (const auto& line : r.memory_plan) live_.log(job.id, "memory: " + line);
+        for (const auto& st : r.streaming)
+            live_.log(job.id, "memory: " + st.stage + " stage streamed " + std::to_string(st.bytes_read / 1000000) +
+                                  " MB; compute waited " + std::to_string(st.wait_s) + " s for weights");
+        {
+            std::lock_guard<std::mutex> lock(plan_mutex_);
+            if (r.memory_plan != last_plan_) {
+                for (const auto& line : r.memory_plan) std::cerr << "canter serve: memory: " << line << "\n";
+                last_plan_ = r.memory_plan;
+            }
+        }
         nlohmann::json result = {
             {"seed", r.seed},         {"width", r.width},
             {"height", r.height},     {"frames", r.frames},

@@ -55,6 +55,8 @@ private:
     std::vector<std::string> devices_;
     FinishedCallback on_finished_;
     ModelInfo info_;
+    std::mutex plan_mutex_;
+    std::vector<std::string> last_plan_;  // the memory plan last printed
     std::vector<std::unique_ptr<Engine>> engines_;
     std::vector<std::thread> threads_;
     std::atomic<bool> stopping_{false};

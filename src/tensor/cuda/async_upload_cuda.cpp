@@ -26,6 +26,7 @@ public:
         for (auto& s : slots_) {
             check(cudaEventCreate(&s.start), "cudaEventCreate");
             check(cudaEventCreate(&s.uploaded), "cudaEventCreate");
+            check(cudaEventCreate(&s.compute_ready), "cudaEventCreate");
             check(cudaEventCreateWithFlags(&s.released, cudaEventDisableTiming), "cudaEventCreate");
         }
     }
@@ -35,6 +36,7 @@ public:
             cudaEventSynchronize(s.uploaded);
             cudaEventDestroy(s.start);
             cudaEventDestroy(s.uploaded);
+            cudaEventDestroy(s.compute_ready);
             cudaEventDestroy(s.released);
         }
     }
@@ -55,7 +57,12 @@ public:
     void wait_uploaded(int slot) override {
         c10::cuda::CUDAGuard guard(device_);
         const cudaStream_t compute = c10::cuda::getCurrentCUDAStream(device_.index()).stream();
-        check(cudaStreamWaitEvent(compute, slots_.at(slot).uploaded, 0), "cudaStreamWaitEvent");
+        Slot& s = slots_.at(slot);
+        // When compute got here, against when the upload ended: a positive gap is a stall.
+        check(cudaEventRecord(s.compute_ready, compute), "cudaEventRecord");
+        check(cudaStreamWaitEvent(compute, s.uploaded, 0), "cudaStreamWaitEvent");
+        std::lock_guard<std::mutex> lock(mutex_);
+        s.ready_recorded = true;
     }
 
     void release(int slot) override {
@@ -69,7 +76,15 @@ public:
         c10::cuda::CUDAGuard guard(device_);
         Slot& s = slots_.at(slot);
         check(cudaEventSynchronize(s.uploaded), "cudaEventSynchronize");
-        account(s);
+        bool ready = false;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            ready = s.ready_recorded;
+        }
+        // The reader reuses this host slot only after compute moved past the layer it held,
+        // so this wait is short; it makes the stall measurable.
+        if (ready) check(cudaEventSynchronize(s.compute_ready), "cudaEventSynchronize");
+        account(s, ready);
     }
 
     UploadStats stats() override {
@@ -79,13 +94,14 @@ public:
 
 private:
     struct Slot {
-        cudaEvent_t start = nullptr, uploaded = nullptr, released = nullptr;
+        cudaEvent_t start = nullptr, uploaded = nullptr, released = nullptr, compute_ready = nullptr;
         bool ever_released = false;
+        bool ready_recorded = false;
         bool in_flight = false;
         size_t pending_bytes = 0;
     };
 
-    void account(Slot& s) {
+    void account(Slot& s, bool ready) {
         std::lock_guard<std::mutex> lock(mutex_);
         if (!s.in_flight) return;
         float ms = 0;
@@ -93,7 +109,11 @@ private:
             stats_.bytes += static_cast<double>(s.pending_bytes);
             stats_.seconds += ms / 1e3;
         }
+        float gap = 0;
+        if (ready && cudaEventElapsedTime(&gap, s.compute_ready, s.uploaded) == cudaSuccess && gap > 0)
+            stats_.stall_seconds += gap / 1e3;
         s.in_flight = false;
+        s.ready_recorded = false;
     }
 
     c10::Device device_;
