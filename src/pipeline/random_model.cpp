@@ -1,5 +1,7 @@
 #include "pipeline/random_model.h"
 
+#include "pipeline/memory_plan.h"
+
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -32,17 +34,6 @@ std::vector<std::string> split(const std::string& s, char sep) {
     while (std::getline(ss, part, sep)) out.push_back(part);
     if (!s.empty() && s.back() == sep) out.push_back("");
     return out;
-}
-
-// MemAvailable from /proc/meminfo in bytes; 0 when unknown.
-uint64_t memory_available() {
-    std::ifstream in("/proc/meminfo");
-    std::string name;
-    uint64_t kb = 0;
-    std::string unit;
-    while (in >> name >> kb >> unit)
-        if (name == "MemAvailable:") return kb * 1024;
-    return 0;
 }
 
 // The materialized models of this process: folders to remove and memory files to close at exit.
@@ -126,7 +117,7 @@ std::string materialize_random_model(const std::string& spec) {
 
     const ModelPlan plan = plan_model(options);
     const TestModelSummary summary = plan.summary();
-    const uint64_t available = memory_available();
+    const uint64_t available = host_memory_available();
     CANTER_CHECK(available == 0 || summary.bytes < available, OutOfMemory,
                  "'" << spec << "': the weights need " << summary.bytes << " bytes (" << format_bytes(summary.bytes)
                      << ") of memory, " << available << " bytes (" << format_bytes(available)

@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "models/common/weights.h"
 #include "tensor/async_upload.h"
 
 namespace canter::models {
@@ -82,6 +83,20 @@ public:
         std::vector<std::pair<std::string, at::Tensor>> tensors_;
     };
     std::shared_ptr<const Lease> acquire(int block);
+
+    // Fills the slots a model's per-layer visit names with a lease's tensors (slots the lease
+    // does not hold keep what they have): how a model turns a lease into its layer struct.
+    class LeaseBinder : public WeightVisitor {
+    public:
+        explicit LeaseBinder(const Lease& lease) : lease_(lease) {}
+        void visit(const std::string& key, at::Tensor& slot, const std::vector<int64_t>&, at::ScalarType,
+                   bool) override {
+            if (lease_.contains(key)) slot = lease_.at(key);
+        }
+
+    private:
+        const Lease& lease_;
+    };
 
     StreamStats stats() const;
     void reset_stats();

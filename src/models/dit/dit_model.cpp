@@ -175,14 +175,7 @@ DitLayerWeights DitModel::layer_weights(int i, std::shared_ptr<const models::Blo
     if (!blocks_ || !blocks_->has_block(i)) return w;
     lease.reset();  // the store reuses its buffers: the previous layer's lease must be gone
     lease = blocks_->acquire(i);
-    struct FromLease : models::WeightVisitor {
-        const models::BlockStore::Lease& lease;
-        explicit FromLease(const models::BlockStore::Lease& l) : lease(l) {}
-        void visit(const std::string& key, at::Tensor& slot, const std::vector<int64_t>&, at::ScalarType,
-                   bool) override {
-            if (lease.contains(key)) slot = lease.at(key);
-        }
-    } fill(*lease);
+    models::BlockStore::LeaseBinder fill(*lease);
     DitWeights::visit_layer(fill, config_, i, w, dit_matrix_dtype(options_));
     return w;
 }

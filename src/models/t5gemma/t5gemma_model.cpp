@@ -218,14 +218,7 @@ T5GemmaLayerWeights T5GemmaEncoder::layer_weights(int i,
     if (!blocks_ || !blocks_->has_block(i)) return l;
     lease.reset();  // the store reuses its buffers: the previous layer's lease must be gone
     lease = blocks_->acquire(i);
-    struct FromLease : models::WeightVisitor {
-        const models::BlockStore::Lease& lease;
-        explicit FromLease(const models::BlockStore::Lease& le) : lease(le) {}
-        void visit(const std::string& key, at::Tensor& slot, const std::vector<int64_t>&, at::ScalarType,
-                   bool) override {
-            if (lease.contains(key)) slot = lease.at(key);
-        }
-    } fill(*lease);
+    models::BlockStore::LeaseBinder fill(*lease);
     T5GemmaWeights::visit_layer(fill, config_, key_prefix_, i, l, matrix_dtype_for(options_));
     return l;
 }
