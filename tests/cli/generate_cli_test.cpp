@@ -144,5 +144,36 @@ TEST(CliGenerate, MakeDemoModelWritesAManifest) {
     EXPECT_FALSE(fs::exists(dir + ".tmp"));
 }
 
+// The memory flags as a user passes them: streaming is reported in --json and on stderr, a bad
+// budget exits 2 naming the flag, and a too-small one names the smallest that works.
+TEST(CliGenerate, MemoryFlagsStreamReportAndRefuse) {
+    const std::string dir = testing::temp_dir("cli-mem");
+    std::string out;
+    ASSERT_EQ(testing::run_command(kCanter + " generate --prompt 'a cat' --seconds 1 --steps 1 --model " + model_dir() +
+                                       " --out " + dir + "/s.mp4 --stream-layers always --json 2>/dev/null",
+                                   &out),
+              0)
+        << out;
+    nlohmann::json done;
+    std::istringstream lines(out);
+    for (std::string line; std::getline(lines, line);) {
+        const auto j = nlohmann::json::parse(line);
+        if (j["event"] == "done") done = j;
+    }
+    ASSERT_FALSE(done.is_null()) << out;
+    ASSERT_EQ(done["streaming"].size(), 2u) << done.dump();  // text and base
+    EXPECT_GT(done["streaming"][1]["bytes_read"].get<double>(), 0);
+    EXPECT_GT(done["peak_rss_bytes"].get<double>(), 0);
+    EXPECT_FALSE(done["memory_plan"].empty());
+
+    EXPECT_EQ(run("generate --prompt x --model " + model_dir() + " --out " + dir + "/b.mp4 --max-memory lots 2>&1", &out), 2);
+    EXPECT_NE(out.find("--max-memory expects a size"), std::string::npos) << out;
+    EXPECT_EQ(run("generate --prompt x --seconds 1 --model " + model_dir() + " --out " + dir + "/t.mp4 --max-memory 2M 2>&1",
+                  &out),
+              2);
+    EXPECT_NE(out.find("the smallest budget that works is"), std::string::npos) << out;
+    EXPECT_FALSE(fs::exists(dir + "/t.mp4"));
+}
+
 }  // namespace
 }  // namespace canter
